@@ -1,0 +1,5 @@
+"""SoulsGen: game text to a small GPT-2 model, served with TorchServe and posted to X."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Posting generated sentences to X: credentials, checks, budget, retries and history."""
