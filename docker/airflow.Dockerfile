@@ -1,0 +1,13 @@
+# The Airflow image of docker-compose.yaml: the pinned stack plus the project, Java for TorchServe's archiver.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless git \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/soulsgen
+COPY requirements.txt .
+# psycopg2 talks to the compose Postgres; it is the only addition to the pinned set.
+RUN pip install --no-cache-dir -r requirements.txt psycopg2-binary==2.9.13
+COPY pyproject.toml README.md ./
+COPY soulsgen_lib ./soulsgen_lib
+RUN pip install --no-cache-dir --no-deps .
+ENV AIRFLOW_HOME=/opt/airflow PYTHONUNBUFFERED=1
+WORKDIR /opt/airflow
