@@ -1,0 +1,149 @@
+"""The steps of the `soulsgen_pipeline` DAG as plain functions over one run's folder.
+
+Every step reads and writes paths inside `RunLayout`, returns a small JSON-able dict (what the
+DAG passes through XCom), and can be rerun for the same version without duplicating or
+corrupting anything: each stage function writes atomically and replaces its own output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from soulsgen_lib.errors import SoulsgenError
+from soulsgen_lib.settings import Settings
+
+
+class PipelineError(SoulsgenError):
+    """A pipeline step got input it cannot use."""
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where one pipeline version keeps its local work: `<home>/runs/<version>/`."""
+
+    home: Path
+    version: str
+
+    @property
+    def root(self) -> Path:
+        return self.home / "runs" / self.version
+
+    @property
+    def source_dir(self) -> Path:
+        return self.root / "source"
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.root / "corpus"
+
+    @property
+    def corpus_report(self) -> Path:
+        return self.root / "corpus-report.html"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def evaluation_dir(self) -> Path:
+        return self.root / "evaluation"
+
+    @property
+    def model_store(self) -> Path:
+        return self.root / "model-store"
+
+
+def version_for_run(run_after: datetime | None, requested: str = "") -> str:
+    """The version a run writes: the `version` Param when given, else its start time (stable across retries)."""
+    if requested:
+        from soulsgen_lib.storage import check_version
+
+        return check_version(requested)
+    moment = (run_after or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def resolve_sources(sources: list[str] | str | None, settings: Settings, layout: RunLayout) -> list[Path]:
+    """Local paths for the game text: given folders/files, `gs://` prefixes downloaded first, or DATASOURCE_DIR."""
+    if isinstance(sources, str):
+        sources = [sources]
+    sources = [source for source in (sources or []) if source]
+    if not sources:
+        if settings.datasource_dir is None:
+            raise PipelineError("no game text given: set the `source` Param or DATASOURCE_DIR")
+        sources = [str(settings.datasource_dir)]
+    resolved = []
+    for number, source in enumerate(sources):
+        if source.startswith("gs://"):
+            from soulsgen_lib.storage import open_store
+
+            target = layout.source_dir / f"{number}-{re.sub(r'[^A-Za-z0-9._-]', '_', source[5:])}"
+            open_store(source).get_dir("", target)
+            resolved.append(target)
+        else:
+            path = Path(source).expanduser()
+            if not path.exists():
+                raise PipelineError(f"source {source} does not exist")
+            resolved.append(path)
+    return resolved
+
+
+def build_corpus_step(layout: RunLayout, sources: list[Path]) -> dict[str, Any]:
+    """Extract, clean and split the game text into the run's corpus folder, with its lexical report."""
+    from soulsgen_lib.atomic import write_text_atomic
+    from soulsgen_lib.corpus import build_corpus
+    from soulsgen_lib.corpus.lexical import lexical_stats, render_report
+
+    summary = build_corpus(sources, layout.corpus_dir)
+    sentences = (layout.corpus_dir / "train.txt").read_text(encoding="utf-8").splitlines()
+    report = render_report({"corpus": lexical_stats(sentences)}, title=f"SoulsGen corpus {layout.version}")
+    write_text_atomic(layout.corpus_report, report)
+    return {"corpus_dir": str(layout.corpus_dir), "report": str(layout.corpus_report), **_small(summary)}
+
+
+def train_tokenizer_step(layout: RunLayout) -> str:
+    """The model folder's tokenizer, trained on the corpus (kept when this version already has one)."""
+    from soulsgen_lib.model.train import prepare_tokenizer
+
+    layout.model_dir.mkdir(parents=True, exist_ok=True)
+    prepare_tokenizer(layout.corpus_dir, layout.model_dir)
+    return str(layout.model_dir / "tokenizer.json")
+
+
+def train_step(
+    layout: RunLayout, preset: str, steps: int | None, seed: int, overrides: dict | None = None
+) -> dict[str, Any]:
+    """Train here; a retried task resumes from the version's last checkpoint instead of starting over."""
+    from soulsgen_lib.model.train import CHECKPOINT_FILE, train_model
+
+    resume = (layout.model_dir / CHECKPOINT_FILE).is_file()
+    card = train_model(
+        layout.corpus_dir, layout.model_dir, preset, steps or None, seed, resume=resume, overrides=overrides or None
+    )
+    return {"model_dir": str(layout.model_dir), **_small(card)}
+
+
+def package_step(layout: RunLayout) -> str:
+    """Package the model folder into the run's TorchServe MAR (`soulsgen-<version>.mar`)."""
+    from soulsgen_lib.serving.package import package_model
+
+    return str(package_model(layout.model_dir, layout.model_store, version=layout.version))
+
+
+def publish_step(layout: RunLayout, settings: Settings, kinds: tuple[str, ...]) -> dict[str, str]:
+    """Publish this version's artifacts to the store (BUCKET, else SOULSGEN_HOME); `latest` moves last."""
+    from soulsgen_lib.storage import open_settings_store
+
+    store = open_settings_store(settings)
+    local = {"corpus": layout.corpus_dir, "model": layout.model_dir, "mar": layout.model_store}
+    return {kind: store.publish(kind, layout.version, local[kind], progress=False) for kind in kinds}
+
+
+def _small(summary: Any) -> dict[str, Any]:
+    """The scalar fields of a summary object, for XCom."""
+    fields = summary if isinstance(summary, dict) else vars(summary)
+    return {key: value for key, value in fields.items() if isinstance(value, (int, float, str, bool))}
