@@ -33,7 +33,11 @@ test: lint
 	$(BIN)/python -m pytest
 
 demo: $(INSTALLED)
-	$(BIN)/soulsgen config
+	tools/demo.sh
+
+# The Airflow web UI on http://localhost:8080 with the project's DAGs and plugins (Ctrl-C stops it).
+airflow: $(INSTALLED)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
 clean:
 	rm -rf $(VENV) .airflow artifacts .pytest_cache .ruff_cache

@@ -55,6 +55,8 @@ def _layout():
         "gce_accelerator_count": Param(1, type="integer", minimum=1),
         "gce_image": Param("projects/cos-cloud/global/images/family/cos-stable", type="string"),
         "gce_boot_disk_gb": Param(100, type="integer", minimum=30),
+        "gce_service_account": Param("default", type="string", description="Service account email of the VM."),
+        "trainer_tag": Param("latest", type="string", description="Tag of the soulsgen-trainer image."),
     },
 )
 def soulsgen_pipeline():

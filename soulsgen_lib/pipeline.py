@@ -127,6 +127,71 @@ def train_step(
     return {"model_dir": str(layout.model_dir), **_small(card)}
 
 
+def evaluate_step(layout: RunLayout, sentences: int) -> dict[str, Any]:
+    """Score the model against the corpus and the markovify baseline; the scorecard lands in the run folder."""
+    from soulsgen_lib.model.evaluate import evaluate_model
+
+    scorecard = evaluate_model(layout.model_dir, layout.corpus_dir, layout.evaluation_dir, count=sentences)
+    return {"scorecard": str(layout.evaluation_dir / "scorecard.json"), **_small(scorecard.get("model", scorecard))}
+
+
+def gce_job_step(layout: RunLayout, settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
+    """Publish the corpus to the bucket and render the training VM (body and startup script)."""
+    from soulsgen_lib.cloud.gce import instance_body, label_value, render_startup_script, trainer_image
+    from soulsgen_lib.storage import open_store, split_gs_url, train_marker_prefix
+
+    if not settings.bucket or not settings.gcp_project:
+        raise PipelineError("the gce backend needs BUCKET (gs://...) and GCP_PROJECT")
+    store = open_store(settings.bucket)
+    store.publish("corpus", layout.version, layout.corpus_dir, progress=False)
+    script = render_startup_script(
+        trainer_image(settings.container_reg, params.get("trainer_tag", "latest")),
+        settings.bucket,
+        layout.version,
+        corpus_version=layout.version,
+        preset=params["preset"],
+        steps=params["steps"] or None,
+        seed=params["seed"],
+        overrides=params["model_overrides"] or None,
+    )
+    name = label_value(f"soulsgen-train-{layout.version}")
+    body = instance_body(
+        name,
+        params["gce_zone"],
+        params["gce_machine_type"],
+        params["gce_accelerator_type"],
+        params["gce_accelerator_count"],
+        params["gce_image"],
+        params["gce_boot_disk_gb"],
+        script,
+        params["gce_service_account"],
+        labels={"version": layout.version},
+    )
+    bucket, prefix = split_gs_url(settings.bucket)
+    marker_prefix = f"{prefix}/{train_marker_prefix(layout.version)}" if prefix else train_marker_prefix(layout.version)
+    return {
+        "project": settings.gcp_project,
+        "instance_name": name,
+        "instance_body": body,
+        "bucket": bucket,
+        "marker_prefix": marker_prefix,
+    }
+
+
+def fetch_remote_model_step(layout: RunLayout, settings: Settings) -> dict[str, Any]:
+    """Download the model the VM trained; fail with the job's own error when it wrote `_FAILED`."""
+    from soulsgen_lib.atomic import atomic_dir
+    from soulsgen_lib.storage import open_store, train_marker_key, version_key
+
+    store = open_store(settings.bucket)
+    failed = train_marker_key(layout.version, succeeded=False)
+    if store.exists(failed):
+        raise PipelineError(f"training VM failed ({store.location(failed)}): {store.read_text(failed).strip()}")
+    with atomic_dir(layout.model_dir) as staging:
+        store.get_dir(version_key("model", layout.version), staging, progress=False)
+    return {"model_dir": str(layout.model_dir), "marker": store.location(train_marker_key(layout.version, True))}
+
+
 def package_step(layout: RunLayout) -> str:
     """Package the model folder into the run's TorchServe MAR (`soulsgen-<version>.mar`)."""
     from soulsgen_lib.serving.package import package_model

@@ -1,0 +1,118 @@
+"""The pipeline's step functions that talk to the bucket, against the GCS emulator."""
+
+import json
+import subprocess
+from datetime import UTC, datetime
+
+import pytest
+
+from soulsgen_lib.pipeline import (
+    PipelineError,
+    RunLayout,
+    fetch_remote_model_step,
+    gce_job_step,
+    publish_step,
+    version_for_run,
+)
+from soulsgen_lib.settings import Settings
+from soulsgen_lib.storage import open_store, train_marker_key, version_key
+
+GCE_PARAMS = {
+    "preset": "seed",
+    "steps": 500,
+    "seed": 3,
+    "model_overrides": {"dropout": 0.2},
+    "gce_zone": "europe-west4-a",
+    "gce_machine_type": "g2-standard-8",
+    "gce_accelerator_type": "nvidia-l4",
+    "gce_accelerator_count": 1,
+    "gce_image": "projects/cos-cloud/global/images/family/cos-stable",
+    "gce_boot_disk_gb": 100,
+    "gce_service_account": "trainer@proj.iam.gserviceaccount.com",
+    "trainer_tag": "v7",
+}
+
+
+@pytest.fixture
+def layout(tmp_path):
+    layout = RunLayout(tmp_path / "home", "20261128T060000Z")
+    layout.corpus_dir.mkdir(parents=True)
+    (layout.corpus_dir / "train.txt").write_text("The ash falls on the quiet keep.\n")
+    (layout.corpus_dir / "test.txt").write_text("A bell tolls in the drowned chapel.\n")
+    return layout
+
+
+def test_version_is_stable_for_a_run_and_validated():
+    moment = datetime(2026, 11, 28, 6, 0, 1, tzinfo=UTC)
+    assert version_for_run(moment) == "20261128T060001Z" == version_for_run(moment)
+    assert version_for_run(moment, "my-run.2") == "my-run.2"
+    with pytest.raises(Exception, match="invalid version"):
+        version_for_run(moment, "latest")
+
+
+def test_gce_job_publishes_corpus_and_renders_the_vm(layout, gcs_bucket):
+    settings = Settings.load(
+        env_file=None, environ={}, bucket=f"{gcs_bucket}/prod", gcp_project="proj", container_reg="reg.example/p/r"
+    )
+    job = gce_job_step(layout, settings, GCE_PARAMS)
+
+    store = open_store(f"{gcs_bucket}/prod")
+    assert store.latest("corpus") == layout.version
+    assert store.read_text(f"{version_key('corpus', layout.version)}/train.txt") == "The ash falls on the quiet keep.\n"
+    assert job["project"] == "proj"
+    assert job["bucket"] == gcs_bucket.removeprefix("gs://")
+    assert job["marker_prefix"] == f"prod/jobs/train/{layout.version}/"
+    body = job["instance_body"]
+    assert body["name"] == job["instance_name"] == "soulsgen-train-20261128t060000z"
+    assert body["machine_type"] == "zones/europe-west4-a/machineTypes/g2-standard-8"
+    assert body["guest_accelerators"] == [
+        {"accelerator_type": "zones/europe-west4-a/acceleratorTypes/nvidia-l4", "accelerator_count": 1}
+    ]
+    assert body["scheduling"]["on_host_maintenance"] == "TERMINATE"
+    assert body["service_accounts"][0]["email"] == "trainer@proj.iam.gserviceaccount.com"
+    script = next(item["value"] for item in body["metadata"]["items"] if item["key"] == "startup-script")
+    assert "reg.example/p/r/soulsgen-trainer:v7" in script
+    assert f"--store {gcs_bucket}/prod --version {layout.version} --corpus-version {layout.version}" in script
+    assert "--preset seed --seed 3 --steps 500" in script
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+    json.dumps(job)  # it travels through XCom
+
+
+def test_gce_job_needs_a_bucket_and_project(layout, tmp_path):
+    settings = Settings.load(env_file=None, environ={}, home=str(tmp_path))
+    with pytest.raises(PipelineError, match="BUCKET"):
+        gce_job_step(layout, settings, GCE_PARAMS)
+
+
+def test_fetch_remote_model_reports_the_vm_failure(layout, gcs_bucket):
+    settings = Settings.load(env_file=None, environ={}, bucket=gcs_bucket)
+    store = open_store(gcs_bucket)
+    store.write_text(train_marker_key(layout.version, succeeded=False), '{"stage": "train", "error": "CUDA OOM"}')
+    with pytest.raises(PipelineError, match="CUDA OOM"):
+        fetch_remote_model_step(layout, settings)
+    assert not layout.model_dir.exists()
+
+
+def test_fetch_remote_model_downloads_the_trained_folder(layout, gcs_bucket, tmp_path):
+    settings = Settings.load(env_file=None, environ={}, bucket=gcs_bucket)
+    store = open_store(gcs_bucket)
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    (trained / "model.pt").write_bytes(b"weights")
+    (trained / "tokenizer.json").write_text("{}")
+    store.put_dir(trained, version_key("model", layout.version), progress=False)
+    store.write_text(train_marker_key(layout.version, succeeded=True), "{}")
+
+    result = fetch_remote_model_step(layout, settings)
+    assert (layout.model_dir / "model.pt").read_bytes() == b"weights"
+    assert result["model_dir"] == str(layout.model_dir)
+    assert store.latest("model") is None  # only the pipeline's publish step moves the pointer
+
+
+def test_publish_moves_latest_only_for_what_it_published(layout, tmp_path):
+    settings = Settings.load(env_file=None, environ={}, home=str(tmp_path / "store"))
+    published = publish_step(layout, settings, kinds=("corpus",))
+    store = open_store(tmp_path / "store")
+    assert published == {"corpus": store.location(version_key("corpus", layout.version))}
+    assert store.latest("corpus") == layout.version
+    assert store.latest("model") is None

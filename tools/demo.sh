@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make demo`: run soulsgen_pipeline on the bundled sample data with `airflow dags test` (SQLite,
+# local backend, local artifact folder), then soulsgen_tweet in dry-run against the new model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export SOULSGEN_HOME="${SOULSGEN_HOME:-$PWD/artifacts}"
+export DATASOURCE_DIR="${DATASOURCE_DIR:-$PWD/sample_data}"
+DEMO_PRESET="${DEMO_PRESET:-small}"
+DEMO_STEPS="${DEMO_STEPS:-0}"
+log="$SOULSGEN_HOME/demo-logs"
+mkdir -p "$log"
+
+echo "==> Airflow metadata database (SQLite) in $AIRFLOW_HOME"
+airflow db migrate >"$log/db-migrate.log" 2>&1 || { tail -20 "$log/db-migrate.log"; exit 1; }
+
+echo "==> soulsgen_pipeline on $DATASOURCE_DIR (preset $DEMO_PRESET; log: $log/pipeline.log)"
+start=$(date +%s)
+if ! airflow dags test soulsgen_pipeline \
+    -c "{\"preset\": \"$DEMO_PRESET\", \"steps\": $DEMO_STEPS}" >"$log/pipeline.log" 2>&1; then
+  tail -40 "$log/pipeline.log"
+  echo "soulsgen_pipeline failed: see $log/pipeline.log" >&2
+  exit 1
+fi
+grep -E "Marking task as|state=" "$log/pipeline.log" | grep -oE "task_id=[a-z_.]+|state=[a-z_]+" | paste -d' ' - - | sort -u || true
+echo "    pipeline finished in $(( $(date +%s) - start )) s"
+
+version=$(cat "$SOULSGEN_HOME/models/soulsgen/latest")
+model="$SOULSGEN_HOME/models/soulsgen/$version"
+echo "==> model $version: $model"
+echo "    MAR: $SOULSGEN_HOME/model-store/soulsgen-$version.mar"
+echo "    scorecard: $SOULSGEN_HOME/runs/$version/evaluation/scorecard.json"
+
+echo "==> soulsgen_tweet, dry run (no X credentials), three hourly runs"
+for hour in 01 02 03; do
+  airflow dags test soulsgen_tweet "2026-01-01T$hour:00:00+00:00" >"$log/tweet-$hour.log" 2>&1 \
+    || { tail -30 "$log/tweet-$hour.log"; exit 1; }
+  grep -hoE "Would post: .*" "$log/tweet-$hour.log" | head -1 | sed 's/^/    /'
+done
+
+echo "==> ten more sentences from the new model"
+soulsgen generate --model "$model" -n 10 --seed 7
