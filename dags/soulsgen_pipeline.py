@@ -14,7 +14,7 @@ from airflow.providers.google.cloud.operators.compute import (
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
 
-GCE_TRAIN_TIMEOUT_S = 6 * 3600
+from soulsgen_lib.cloud import gce
 
 
 def _layout():
@@ -50,11 +50,11 @@ def _layout():
         "eval_sentences": Param(200, type="integer", minimum=10, description="Sentences generated for evaluation."),
         "deploy": Param(False, type="boolean", description="Register the new MAR with a running TorchServe."),
         "gce_zone": Param("europe-west4-a", type="string"),
-        "gce_machine_type": Param("g2-standard-8", type="string"),
-        "gce_accelerator_type": Param("nvidia-l4", type="string"),
+        "gce_machine_type": Param(gce.DEFAULT_MACHINE_TYPE, type="string"),
+        "gce_accelerator_type": Param(gce.DEFAULT_ACCELERATOR_TYPE, type="string"),
         "gce_accelerator_count": Param(1, type="integer", minimum=1),
-        "gce_image": Param("projects/cos-cloud/global/images/family/cos-stable", type="string"),
-        "gce_boot_disk_gb": Param(100, type="integer", minimum=30),
+        "gce_image": Param(gce.DEFAULT_VM_IMAGE, type="string"),
+        "gce_boot_disk_gb": Param(gce.DEFAULT_BOOT_DISK_GB, type="integer", minimum=30),
         "gce_service_account": Param("default", type="string", description="Service account email of the VM."),
         "trainer_tag": Param("latest", type="string", description="Tag of the soulsgen-trainer image."),
     },
@@ -125,7 +125,7 @@ def soulsgen_pipeline():
             prefix="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['marker_prefix'] }}",
             deferrable=True,
             poke_interval=120,
-            timeout=GCE_TRAIN_TIMEOUT_S,
+            timeout=gce.DEFAULT_MAX_RUN_SECONDS,
         )
         delete_vm = ComputeEngineDeleteInstanceOperator(
             task_id="delete_vm",

@@ -136,16 +136,18 @@ def evaluate_step(layout: RunLayout, sentences: int) -> dict[str, Any]:
 
 
 def gce_job_step(layout: RunLayout, settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    """Publish the corpus to the bucket and render the training VM (body and startup script)."""
+    """Publish the corpus to the bucket, clear old job markers, and render the training VM."""
     from soulsgen_lib.cloud.gce import instance_body, label_value, render_startup_script, trainer_image
-    from soulsgen_lib.storage import open_store, split_gs_url, train_marker_prefix
+    from soulsgen_lib.cloud.train_job import clear_markers
+    from soulsgen_lib.storage import open_store, train_marker_prefix
 
     if not settings.bucket or not settings.gcp_project:
         raise PipelineError("the gce backend needs BUCKET (gs://...) and GCP_PROJECT")
     store = open_store(settings.bucket)
     store.publish("corpus", layout.version, layout.corpus_dir, progress=False)
+    clear_markers(store, layout.version)  # an old _SUCCESS would fire the sensor at once
     script = render_startup_script(
-        trainer_image(settings.container_reg, params.get("trainer_tag", "latest")),
+        trainer_image(settings.container_reg, params["trainer_tag"]),
         settings.bucket,
         layout.version,
         corpus_version=layout.version,
@@ -167,29 +169,28 @@ def gce_job_step(layout: RunLayout, settings: Settings, params: dict[str, Any]) 
         params["gce_service_account"],
         labels={"version": layout.version},
     )
-    bucket, prefix = split_gs_url(settings.bucket)
-    marker_prefix = f"{prefix}/{train_marker_prefix(layout.version)}" if prefix else train_marker_prefix(layout.version)
     return {
         "project": settings.gcp_project,
         "instance_name": name,
         "instance_body": body,
-        "bucket": bucket,
-        "marker_prefix": marker_prefix,
+        "bucket": store.bucket_name,
+        "marker_prefix": store.object_name(train_marker_prefix(layout.version)),
     }
 
 
 def fetch_remote_model_step(layout: RunLayout, settings: Settings) -> dict[str, Any]:
     """Download the model the VM trained; fail with the job's own error when it wrote `_FAILED`."""
     from soulsgen_lib.atomic import atomic_dir
-    from soulsgen_lib.storage import open_store, train_marker_key, version_key
+    from soulsgen_lib.cloud.train_job import read_outcome
+    from soulsgen_lib.storage import open_store, version_key
 
     store = open_store(settings.bucket)
-    failed = train_marker_key(layout.version, succeeded=False)
-    if store.exists(failed):
-        raise PipelineError(f"training VM failed ({store.location(failed)}): {store.read_text(failed).strip()}")
+    report = read_outcome(store, layout.version)
+    if report is None:
+        raise PipelineError(f"training {layout.version} has no outcome marker yet in {store.root}")
     with atomic_dir(layout.model_dir) as staging:
         store.get_dir(version_key("model", layout.version), staging, progress=False)
-    return {"model_dir": str(layout.model_dir), "marker": store.location(train_marker_key(layout.version, True))}
+    return {"model_dir": str(layout.model_dir)}
 
 
 def package_step(layout: RunLayout) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from soulsgen_lib.cloud.train_job import TrainJobFailed
 from soulsgen_lib.pipeline import (
     PipelineError,
     RunLayout,
@@ -54,9 +55,11 @@ def test_gce_job_publishes_corpus_and_renders_the_vm(layout, gcs_bucket):
     settings = Settings.load(
         env_file=None, environ={}, bucket=f"{gcs_bucket}/prod", gcp_project="proj", container_reg="reg.example/p/r"
     )
+    store = open_store(f"{gcs_bucket}/prod")
+    store.write_text(train_marker_key(layout.version, succeeded=True), "{}")  # left by an earlier attempt
     job = gce_job_step(layout, settings, GCE_PARAMS)
 
-    store = open_store(f"{gcs_bucket}/prod")
+    assert not store.exists(train_marker_key(layout.version, succeeded=True))
     assert store.latest("corpus") == layout.version
     assert store.read_text(f"{version_key('corpus', layout.version)}/train.txt") == "The ash falls on the quiet keep.\n"
     assert job["project"] == "proj"
@@ -88,7 +91,7 @@ def test_fetch_remote_model_reports_the_vm_failure(layout, gcs_bucket):
     settings = Settings.load(env_file=None, environ={}, bucket=gcs_bucket)
     store = open_store(gcs_bucket)
     store.write_text(train_marker_key(layout.version, succeeded=False), '{"stage": "train", "error": "CUDA OOM"}')
-    with pytest.raises(PipelineError, match="CUDA OOM"):
+    with pytest.raises(TrainJobFailed, match="CUDA OOM"):
         fetch_remote_model_step(layout, settings)
     assert not layout.model_dir.exists()
 
@@ -101,8 +104,10 @@ def test_fetch_remote_model_downloads_the_trained_folder(layout, gcs_bucket, tmp
     (trained / "model.pt").write_bytes(b"weights")
     (trained / "tokenizer.json").write_text("{}")
     store.put_dir(trained, version_key("model", layout.version), progress=False)
-    store.write_text(train_marker_key(layout.version, succeeded=True), "{}")
 
+    with pytest.raises(PipelineError, match="no outcome marker yet"):
+        fetch_remote_model_step(layout, settings)
+    store.write_text(train_marker_key(layout.version, succeeded=True), "{}")
     result = fetch_remote_model_step(layout, settings)
     assert (layout.model_dir / "model.pt").read_bytes() == b"weights"
     assert result["model_dir"] == str(layout.model_dir)
