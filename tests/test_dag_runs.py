@@ -1,0 +1,142 @@
+"""Whole DAG runs with `airflow dags test` (SQLite metadata database, local backend, tiny preset)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from soulsgen_lib.posting.history import POSTED, PostRecord
+from soulsgen_lib.storage import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+GAME_TEXT = ROOT / "sample_data" / "ds1"
+TINY_RUN = {"preset": "tiny", "steps": 40, "eval_sentences": 20, "source": [str(GAME_TEXT)]}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An Airflow home with a migrated SQLite database and a fresh SOULSGEN_HOME, shared by this module."""
+    base = tmp_path_factory.mktemp("dagruns")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AIRFLOW_CONN_", "TWITTER_", "TORCHSERVE_", "POST_")) and key not in ("BUCKET",)
+    }
+    env.update(
+        AIRFLOW_HOME=str(base / "airflow"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        SOULSGEN_HOME=str(base / "artifacts"),
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+    )
+    migrate = subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, cwd=base, capture_output=True, text=True, timeout=300
+    )
+    assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
+    env["_CWD"] = str(base)
+    return env
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, date: str | None = None, **extra_env: str):
+    """Run `airflow dags test`; return (exit code, combined log)."""
+    command = [str(VENV_BIN / "airflow"), "dags", "test", dag_id]
+    if date:
+        command.append(date)
+    if conf is not None:
+        command += ["-c", json.dumps(conf)]
+    run_env = {key: value for key, value in env.items() if key != "_CWD"} | extra_env
+    result = subprocess.run(command, env=run_env, cwd=env["_CWD"], capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def first_version(airflow_env: dict[str, str]) -> str:
+    code, log = dags_test(airflow_env, "soulsgen_pipeline", {**TINY_RUN, "version": "v1"})
+    assert code == 0, log[-5000:]
+    return "v1"
+
+
+def published_files(home: Path) -> list[str]:
+    return sorted(
+        str(path.relative_to(home)) for path in home.rglob("*") if path.is_file() and "runs" not in path.parts
+    )
+
+
+def test_pipeline_publishes_a_complete_version(airflow_env, first_version):
+    home = Path(airflow_env["SOULSGEN_HOME"])
+    store = open_store(home)
+    assert store.latest("corpus") == store.latest("model") == store.latest("mar") == "v1"
+    for name in ("train.txt", "test.txt", "words.txt", "corpus.jsonl", "manifest.json"):
+        assert (home / "corpus" / "v1" / name).stat().st_size > 0
+    from soulsgen_lib.model import MODEL_FILES
+
+    for name in MODEL_FILES:
+        assert (home / "models" / "soulsgen" / "v1" / name).is_file()
+    import zipfile
+
+    with zipfile.ZipFile(home / "model-store" / "soulsgen-v1.mar") as mar:
+        names = set(mar.namelist())
+    assert {f"model/{name}" for name in MODEL_FILES} | {"handler.py", "MAR-INF/MANIFEST.json"} <= names
+    scorecard = json.loads((home / "runs" / "v1" / "evaluation" / "scorecard.json").read_text())
+    assert scorecard["count"] == 20
+    assert scorecard["model"]["filtered"]["copy_rate"] == 0.0
+    assert "<html" in (home / "runs" / "v1" / "corpus-report.html").read_text().lower()
+
+
+def test_rerunning_a_version_changes_nothing_published(airflow_env, first_version):
+    home = Path(airflow_env["SOULSGEN_HOME"])
+    before = published_files(home)
+    code, log = dags_test(airflow_env, "soulsgen_pipeline", {**TINY_RUN, "version": "v1"})
+    assert code == 0, log[-5000:]
+    assert published_files(home) == before
+    assert open_store(home).latest("model") == "v1"
+
+
+def test_failure_mid_pipeline_keeps_the_previous_latest(airflow_env, first_version):
+    home = Path(airflow_env["SOULSGEN_HOME"])
+    broken = {**TINY_RUN, "version": "v2", "model_overrides": {"n_layer": "many"}}
+    code, log = dags_test(airflow_env, "soulsgen_pipeline", broken)
+    assert code != 0
+    assert "n_layer" in log
+    store = open_store(home)
+    assert store.latest("corpus") == store.latest("model") == store.latest("mar") == "v1"
+    assert not (home / "models" / "soulsgen" / "v2").exists()
+    assert not (home / "model-store" / "soulsgen-v2.mar").exists()
+
+
+def test_tweet_dag_without_credentials_is_a_dry_run_with_the_local_model(airflow_env, first_version):
+    code, log = dags_test(airflow_env, "soulsgen_tweet", date="2026-01-01T01:00:00+00:00")
+    assert code == 0, log[-5000:]
+    assert "DRY RUN" in log
+    assert "generating with the local model" in log
+    would_post = [line.split("Would post: ", 1)[1] for line in log.splitlines() if "Would post: " in line]
+    assert would_post and len(would_post[0].strip()) > 0
+    history = Path(airflow_env["SOULSGEN_HOME"]) / "posted" / "history.jsonl"
+    assert not history.exists() or history.read_text() == ""
+
+
+def test_tweet_dag_skips_when_the_budget_is_spent(airflow_env, first_version, tmp_path):
+    home = tmp_path / "spent"
+    history = home / "posted" / "history.jsonl"
+    history.parent.mkdir(parents=True)
+    now = datetime.now(UTC)
+    records = [PostRecord(now - timedelta(minutes=10 * i), "x", f"Old post {i}.", POSTED, str(i)) for i in range(3)]
+    history.write_text("".join(record.to_json() + "\n" for record in records))
+    code, log = dags_test(
+        airflow_env, "soulsgen_tweet", date="2026-01-01T02:00:00+00:00", SOULSGEN_HOME=str(home), POST_DAILY_BUDGET="3"
+    )
+    assert code == 0, log[-5000:]
+    assert "skipped" in log.lower()
+    assert "not posting" in log or "budget" in log.lower()
+    assert "Would post" not in log
+    assert len(history.read_text().splitlines()) == 3
