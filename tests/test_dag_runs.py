@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -140,3 +141,43 @@ def test_tweet_dag_skips_when_the_budget_is_spent(airflow_env, first_version, tm
     assert "not posting" in log or "budget" in log.lower()
     assert "Would post" not in log
     assert len(history.read_text().splitlines()) == 3
+
+
+def test_tweet_dag_posts_a_torchserve_sentence_to_x(airflow_env, torchserve, x_api, x_credentials, tmp_path):
+    home = tmp_path / "home"
+    inference = urlsplit(torchserve.inference_url)
+    torchserve_conn = {
+        "conn_type": "http",
+        "host": inference.hostname,
+        "port": inference.port,
+        "password": torchserve.keys().inference.get_secret_value(),
+    }
+    x_conn = {
+        "conn_type": "generic",
+        "login": x_credentials["consumer_key"],
+        "password": x_credentials["consumer_secret"],
+        "extra": {
+            "access_token": x_credentials["access_token"],
+            "token_secret": x_credentials["token_secret"],
+            "base_url": x_api.base_url,
+        },
+    }
+    code, log = dags_test(
+        airflow_env,
+        "soulsgen_tweet",
+        date="2026-01-01T03:00:00+00:00",
+        SOULSGEN_HOME=str(home),
+        AIRFLOW_CONN_SOULSGEN_TORCHSERVE=json.dumps(torchserve_conn),
+        AIRFLOW_CONN_SOULSGEN_X=json.dumps(x_conn),
+    )
+    assert code == 0, log[-5000:]
+    assert "Asking TorchServe" in log and "DRY RUN" not in log
+    assert len(x_api.tweets) == 1
+    records = [json.loads(line) for line in (home / "posted" / "history.jsonl").read_text().splitlines()]
+    assert len(records) == 1
+    assert records[0]["outcome"] == "posted"
+    assert records[0]["text"] == x_api.tweets[0]["text"]
+    assert records[0]["post_id"] == x_api.tweets[0]["id"]
+    assert records[0]["model_version"]
+    for secret in (*x_credentials.values(), torchserve_conn["password"]):
+        assert secret not in log
