@@ -8,8 +8,14 @@ from soulsgen_lib import __version__
 from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup
 
 COMMANDS_BY_SECTION: dict[str, dict[str, str]] = {
-    "Account commands": {},
-    "Posting commands": {},
+    "Account commands": {
+        "auth": "soulsgen_lib.posting.commands:auth",
+        "whoami": "soulsgen_lib.posting.commands:whoami",
+    },
+    "Posting commands": {
+        "post": "soulsgen_lib.posting.commands:post",
+        "history": "soulsgen_lib.posting.commands:history",
+    },
 }
 
 

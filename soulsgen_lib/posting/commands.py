@@ -1,0 +1,208 @@
+"""The `twitter` commands: auth, whoami, post and history (tweepy and torch are imported only when used)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE
+
+api_base_url_option = setting_option(
+    "twitter_api_base_url", "--api-base-url", metavar="URL", help="X API base URL (a proxy or test server)."
+)
+
+
+@click.command()
+@setting_option("twitter_consumer_key", "--consumer-key", metavar="KEY", help="The app's API key.")
+@setting_option("twitter_consumer_secret", "--consumer-secret", metavar="SECRET", help="The app's API key secret.")
+@api_base_url_option
+@click.option("--save", is_flag=True, help="Write the access token pair to the env file instead of printing it.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".env"),
+    show_default=True,
+    help="File --save writes; its other lines are kept as they are.",
+)
+def auth(
+    twitter_consumer_key: str | None,
+    twitter_consumer_secret: str | None,
+    twitter_api_base_url: str | None,
+    save: bool,
+    env_file: Path,
+) -> None:
+    """Authorise an X account for posting with the PIN flow (OAuth 1.0a).
+
+    Prints an authorization URL; open it logged in as the posting account, approve the app, and
+    type the PIN X shows. The resulting TWITTER_ACCESS_TOKEN / TWITTER_TOKEN_SECRET pair is printed,
+    or with --save written to the env file. The app needs Read and Write permission first.
+    """
+    from soulsgen_lib.posting.x import PinFlow
+    from soulsgen_lib.settings import update_env_file
+
+    settings = load_settings(
+        twitter_consumer_key=twitter_consumer_key,
+        twitter_consumer_secret=twitter_consumer_secret,
+        twitter_api_base_url=twitter_api_base_url,
+    )
+    flow = PinFlow(
+        settings.twitter_consumer_key.get_secret_value(),
+        settings.twitter_consumer_secret.get_secret_value(),
+        settings.twitter_api_base_url,
+    )
+    click.echo("Open this URL logged in as the posting account, authorise the app, and note the PIN:")
+    click.echo(flow.authorization_url())
+    pin = click.prompt("PIN", type=str)
+    token, secret = flow.access_token(pin)
+    if save:
+        update_env_file(env_file, {"TWITTER_ACCESS_TOKEN": token, "TWITTER_TOKEN_SECRET": secret})
+        click.echo(f"Saved TWITTER_ACCESS_TOKEN and TWITTER_TOKEN_SECRET to {env_file}.")
+    else:
+        click.echo("Add these to your environment or .env (or rerun with --save):")
+        click.echo(f"TWITTER_ACCESS_TOKEN={token}")
+        click.echo(f"TWITTER_TOKEN_SECRET={secret}")
+
+
+@click.command()
+@api_base_url_option
+def whoami(twitter_api_base_url: str | None) -> None:
+    """Check the TWITTER_* credentials (GET /2/users/me) and print the account's handle."""
+    from soulsgen_lib.posting.x import XTarget
+
+    target = XTarget.from_settings(load_settings(twitter_api_base_url=twitter_api_base_url))
+    click.echo(f"@{target.whoami()}")
+
+
+@click.command(
+    epilog=f"""\b
+Exit status:
+  0  posted (or, with --dry-run, a sentence passed every check)
+  1  error: credentials, rejected sentence, rate limit, X unreachable, unknown outcome
+  2  usage error
+  {BUDGET_SPENT_EXIT_CODE}  the daily or monthly budget is spent; nothing was sent"""
+)
+@click.option("--text", help="Post this text.")
+@setting_option("torchserve_endpoint", "--endpoint", metavar="URL", help="Ask this TorchServe for a sentence.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Generate the sentence with this local model folder.",
+)
+@click.option("--dry-run", is_flag=True, help="Do every check but send nothing and record nothing.")
+@click.option(
+    "--max-asks",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Generated sentences to try when one fails the checks.",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(min=0),
+    default=900.0,
+    show_default=True,
+    help="Seconds a rate limit may be waited out; a later reset gives up.",
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Tries on X server or network errors.",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="First backoff delay in seconds; doubles each retry, with jitter.",
+)
+@setting_option("post_daily_budget", "--daily-budget", type=int, help="Posts allowed per rolling 24 hours.")
+@setting_option("post_monthly_budget", "--monthly-budget", type=int, help="Posts allowed per calendar month.")
+@api_base_url_option
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def post(
+    text: str | None,
+    torchserve_endpoint: str | None,
+    model_dir: Path | None,
+    dry_run: bool,
+    max_asks: int,
+    max_wait: float,
+    attempts: int,
+    retry_delay: float,
+    post_daily_budget: int | None,
+    post_monthly_budget: int | None,
+    twitter_api_base_url: str | None,
+    as_json: bool,
+) -> None:
+    """Post one sentence to X: given text, one from TorchServe (default TORCHSERVE_ENDPOINT), or a local model.
+
+    The sentence must be non-empty, at most 280 characters as X counts them, never posted before,
+    and pass the generation filters; a generated sentence that fails is replaced, up to --max-asks
+    times. The posting history (BUCKET/posted/history.jsonl, or SOULSGEN_HOME/posted/history.jsonl)
+    records every attempt; the budget is counted from it and checked before anything is generated
+    or sent. Server and network errors are retried with backoff; a post whose answer never came is
+    recorded as unknown and not sent again.
+    """
+    from soulsgen_lib.posting.budget import Budget
+    from soulsgen_lib.posting.history import open_history
+    from soulsgen_lib.posting.post import ensure_budget, post_next
+    from soulsgen_lib.posting.sources import endpoint_source, model_source, text_source
+    from soulsgen_lib.posting.x import RetryPolicy, XTarget
+
+    sources = (("--text", text), ("--endpoint", torchserve_endpoint), ("--model", model_dir))
+    chosen = [name for name, value in sources if value is not None]
+    if len(chosen) > 1:
+        raise click.UsageError(f"give one sentence source, not {' and '.join(chosen)}")
+    settings = load_settings(
+        torchserve_endpoint=torchserve_endpoint,
+        post_daily_budget=post_daily_budget,
+        post_monthly_budget=post_monthly_budget,
+        twitter_api_base_url=twitter_api_base_url,
+    )
+    if not chosen and not settings.torchserve_endpoint:
+        raise click.UsageError("give --text, --endpoint or --model (or set TORCHSERVE_ENDPOINT)")
+    retry = RetryPolicy(attempts=attempts, backoff_s=retry_delay, rate_limit_max_wait_s=max_wait)
+    target = XTarget.from_settings(settings, retry)
+    history = open_history(settings)
+    budget = Budget.from_settings(settings)
+    ensure_budget(history.records(), budget)  # before loading a model or calling TorchServe
+    if text is not None:
+        source, max_asks = text_source(text), 1
+    elif model_dir is not None:
+        source = model_source(model_dir)
+    else:
+        source = endpoint_source(settings.torchserve_endpoint, settings.torchserve_token)
+    outcome = post_next(source, target, history, budget, max_asks=max_asks, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False))
+        return
+    if dry_run:
+        click.echo(f"Dry run, nothing sent. Would post: {outcome.text}")
+    else:
+        click.echo(f"Posted {outcome.post_id}: {outcome.text}")
+    click.echo(f"Budget: {outcome.budget.explain()}")
+
+
+@click.command()
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Records to show, newest last."
+)
+@setting_option("post_daily_budget", "--daily-budget", type=int, help="Posts allowed per rolling 24 hours.")
+@setting_option("post_monthly_budget", "--monthly-budget", type=int, help="Posts allowed per calendar month.")
+def history(limit: int, post_daily_budget: int | None, post_monthly_budget: int | None) -> None:
+    """List the latest posting attempts and what is left of the budget."""
+    from soulsgen_lib.posting.budget import Budget, budget_status
+    from soulsgen_lib.posting.history import open_history
+
+    settings = load_settings(post_daily_budget=post_daily_budget, post_monthly_budget=post_monthly_budget)
+    store = open_history(settings)
+    records = store.records()
+    click.echo(f"{store.location}: {len(records)} records")
+    for record in records[-limit:]:
+        click.echo(f"{record.time:%Y-%m-%d %H:%M:%S}  {record.outcome:<12}  {record.post_id or '-':<20}  {record.text}")
+    click.echo(f"Budget: {budget_status(records, Budget.from_settings(settings)).explain()}")

@@ -1,0 +1,144 @@
+"""The posting history: an append-only JSONL log of every post attempt and its outcome.
+
+One JSON object per line: time (ISO 8601 UTC), target, text, post_id (the tweet id on X),
+model_version and outcome. The history is what the budget is counted from and what stops the
+same text from being posted twice. It lives in the local artifact folder, or in the artifact
+bucket when `BUCKET` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from soulsgen_lib.posting.target import PostingError
+from soulsgen_lib.settings import Settings
+
+if TYPE_CHECKING:
+    from soulsgen_lib.storage import ArtifactStore
+
+HISTORY_KEY = "posted/history.jsonl"
+
+POSTED = "posted"
+UNKNOWN = "unknown"  # sent, but no answer: the post may exist
+DUPLICATE = "duplicate"  # the network already holds this text
+FAILED = "failed"
+RATE_LIMITED = "rate_limited"
+OUTCOMES = (POSTED, UNKNOWN, DUPLICATE, FAILED, RATE_LIMITED)
+# Outcomes that may have put the text on the account: these count against the budget and block the text.
+MAY_BE_PUBLISHED = frozenset({POSTED, UNKNOWN})
+BLOCKS_TEXT = frozenset({POSTED, UNKNOWN, DUPLICATE})
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One line of the history."""
+
+    time: datetime
+    target: str
+    text: str
+    outcome: str
+    post_id: str | None = None
+    model_version: str | None = None
+    detail: str | None = None
+
+    def to_json(self) -> str:
+        fields = asdict(self)
+        fields["time"] = self.time.isoformat()
+        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> PostRecord:
+        fields = json.loads(line)
+        time = datetime.fromisoformat(fields["time"])
+        fields["time"] = time if time.tzinfo else time.replace(tzinfo=UTC)  # hand-written lines may lack a zone
+        if fields["outcome"] not in OUTCOMES:
+            raise ValueError(f"unknown outcome {fields['outcome']!r}")
+        return cls(**fields)
+
+
+class PostingHistory(Protocol):
+    """Where post records are kept: read all, append one."""
+
+    location: str
+
+    def records(self) -> list[PostRecord]: ...
+
+    def append(self, record: PostRecord) -> None: ...
+
+
+def parse_history(text: str, location: str) -> list[PostRecord]:
+    """Records from JSONL text; a damaged line is an error naming the line, never skipped silently."""
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(PostRecord.from_json(line))
+        except (ValueError, KeyError, TypeError) as error:
+            raise PostingError(
+                f"{location}:{number}: not a posting record ({error}); repair or delete that line"
+            ) from None
+    return records
+
+
+class LocalHistory:
+    """The history as a local JSONL file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+
+    def records(self) -> list[PostRecord]:
+        if not self.path.exists():
+            return []
+        return parse_history(self.path.read_text(encoding="utf-8"), self.location)
+
+    def append(self, record: PostRecord) -> None:
+        # A single write of one whole line in append mode: a crash leaves earlier lines intact.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(record.to_json() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class StoreHistory:
+    """The history as one object of an artifact store (`soulsgen_lib.storage`), e.g. in a bucket."""
+
+    def __init__(self, store: ArtifactStore, key: str = HISTORY_KEY) -> None:
+        self.store = store
+        self.key = key
+        self.location = store.location(key)
+
+    def records(self) -> list[PostRecord]:
+        if not self.store.exists(self.key):
+            return []
+        return parse_history(self.store.read_text(self.key), self.location)
+
+    def append(self, record: PostRecord) -> None:
+        self.store.append_line(self.key, record.to_json())
+
+
+def open_history(settings: Settings) -> PostingHistory:
+    """The bucket's history when `BUCKET` is set, else `<SOULSGEN_HOME>/posted/history.jsonl`."""
+    if settings.bucket:
+        from soulsgen_lib.storage import open_store
+
+        return StoreHistory(open_store(settings.bucket))
+    return LocalHistory(settings.home / HISTORY_KEY)
+
+
+def normalized(text: str) -> str:
+    """The form two texts are compared in: NFC, whitespace collapsed, case folded."""
+    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+
+
+def blocked_texts(records: list[PostRecord]) -> set[str]:
+    """Normalized texts that must not be posted again."""
+    return {normalized(record.text) for record in records if record.outcome in BLOCKS_TEXT}

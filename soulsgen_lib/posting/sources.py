@@ -1,0 +1,38 @@
+"""Where `twitter post` gets its sentence: given text, a running TorchServe, or a local model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soulsgen_lib.posting.post import Sentence, SentenceSource
+from soulsgen_lib.settings import Secret
+
+
+def text_source(text: str) -> SentenceSource:
+    """Always the given text (asking again gives the same text, so one ask is enough)."""
+    return lambda: Sentence(text)
+
+
+def endpoint_source(endpoint: str, token: Secret | str = "") -> SentenceSource:
+    """One sentence per ask from TorchServe's SoulsGen model."""
+    from soulsgen_lib.serving.client import TorchServeClient
+
+    client = TorchServeClient(endpoint, token=token)
+
+    def ask() -> Sentence:
+        answer = client.sentence()
+        return Sentence(answer["text"], answer.get("model_version"))
+
+    return ask
+
+
+def model_source(model_dir: Path) -> SentenceSource:
+    """One sentence per ask from a model folder loaded once (torch is imported here, not at start-up)."""
+    from soulsgen_lib.model.generate import Generator
+
+    generator = Generator.load(Path(model_dir))
+
+    def ask() -> Sentence:
+        return Sentence(generator.sample(1)[0], generator.model_version)
+
+    return ask

@@ -1,0 +1,336 @@
+"""X (Twitter) as a posting target: OAuth 1.0a user context through tweepy, with retries and a movable base URL.
+
+`TWITTER_API_BASE_URL` lets a self-hosted proxy or a test server stand in for https://api.twitter.com.
+tweepy hard-codes that host, so the client's session rewrites it before requests_oauthlib signs the
+request (the signature covers the URL, so rewriting later would break it).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from soulsgen_lib.posting.target import (
+    CredentialsRejected,
+    DuplicateContent,
+    OutcomeUnknown,
+    PostingError,
+    RateLimited,
+    TargetUnavailable,
+)
+from soulsgen_lib.settings import Settings
+
+log = logging.getLogger(__name__)
+
+X_API_BASE_URL = "https://api.twitter.com"
+CREDENTIAL_SETTINGS = (
+    "TWITTER_CONSUMER_KEY",
+    "TWITTER_CONSUMER_SECRET",
+    "TWITTER_ACCESS_TOKEN",
+    "TWITTER_TOKEN_SECRET",
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: backoff for server and network errors, and how long a rate limit may be waited out."""
+
+    attempts: int = 4  # tries per request on 5xx, network errors and near rate-limit resets
+    backoff_s: float = 2.0  # first delay; doubles each retry, with jitter
+    backoff_max_s: float = 60.0
+    rate_limit_max_wait_s: float = 900.0  # wait for x-rate-limit-reset only when it is this close
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Delay before retry number `retry` (1-based): exponential, capped, half of it random."""
+        ceiling = min(self.backoff_max_s, self.backoff_s * 2 ** (retry - 1))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+class _SecretRedactor(logging.Filter):
+    """Keeps credentials out of log records of the libraries that sign and send X requests.
+
+    The signing libraries' debug lines are made of signed parameters and freshly issued tokens, so they
+    are dropped; any other record has every known credential replaced by `***`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, *values: str) -> None:
+        for value in values:
+            if value:
+                self.secrets.update({value, quote(value, safe="~")})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(("oauthlib", "requests_oauthlib")) and record.levelno < logging.INFO:
+            return False
+        secrets = tuple(self.secrets)  # a snapshot: another thread may add credentials meanwhile
+        if secrets:
+            message = record.getMessage()
+            if any(secret in message for secret in secrets):
+                for secret in sorted(secrets, key=len, reverse=True):
+                    message = message.replace(secret, "***")
+                record.msg, record.args = message, ()
+        return True
+
+
+_REDACTOR = _SecretRedactor()
+# Logger filters apply only to records made by that very logger, so every emitting module is named.
+_SIGNING_LOGGERS = (
+    "tweepy.client",
+    "tweepy.auth",
+    "requests_oauthlib.oauth1_auth",
+    "requests_oauthlib.oauth1_session",
+    "oauthlib.oauth1.rfc5849",
+    "oauthlib.oauth1.rfc5849.signature",
+    "urllib3.connectionpool",
+    __name__,
+)
+for _name in _SIGNING_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACTOR)
+
+
+class BaseUrlSession(requests.Session):
+    """A session that sends requests for https://api.twitter.com to `base_url` instead, with timeouts."""
+
+    def __init__(self, base_url: str, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        url = url.decode() if isinstance(url, bytes) else url
+        if url.startswith(X_API_BASE_URL):
+            url = self.base_url + url[len(X_API_BASE_URL) :]
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _request_was_sent(error: requests.RequestException) -> bool:
+    """False only when the connection never opened, so a retry cannot post twice."""
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ConnectionError):
+        reason = getattr(error.args[0], "reason", None) if error.args else None
+        return not isinstance(reason, NewConnectionError)
+    return True
+
+
+def _api_detail(error: Exception) -> str:
+    messages = getattr(error, "api_messages", None) or []
+    return "; ".join(str(message) for message in messages)
+
+
+class XTarget:
+    """Posts to one X account with OAuth 1.0a user credentials."""
+
+    name = "x"
+
+    def __init__(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        access_token: str,
+        token_secret: str,
+        base_url: str = X_API_BASE_URL,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        credentials = (consumer_key, consumer_secret, access_token, token_secret)
+        missing = [env for env, value in zip(CREDENTIAL_SETTINGS, credentials, strict=True) if not value]
+        if missing:
+            raise CredentialsRejected(
+                f"X credentials missing: set {', '.join(missing)} (run `twitter auth` for the access token pair)"
+            )
+        import tweepy
+
+        _REDACTOR.add(consumer_key, consumer_secret, access_token, token_secret)
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._client = tweepy.Client(
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            access_token=access_token,
+            access_token_secret=token_secret,
+        )
+        self._client.session = BaseUrlSession(self.base_url, (self.retry.connect_timeout_s, self.retry.read_timeout_s))
+
+    @classmethod
+    def from_credentials(
+        cls,
+        consumer_key: str,
+        consumer_secret: str,
+        access_token: str,
+        token_secret: str,
+        base_url: str = X_API_BASE_URL,
+        retry: RetryPolicy | None = None,
+    ) -> XTarget:
+        """A target from plain credential strings (e.g. an Airflow connection's fields)."""
+        return cls(consumer_key, consumer_secret, access_token, token_secret, base_url or X_API_BASE_URL, retry)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> XTarget:
+        """A target from TWITTER_* settings."""
+        return cls(
+            settings.twitter_consumer_key.get_secret_value(),
+            settings.twitter_consumer_secret.get_secret_value(),
+            settings.twitter_access_token.get_secret_value(),
+            settings.twitter_token_secret.get_secret_value(),
+            settings.twitter_api_base_url,
+            retry,
+        )
+
+    def __repr__(self) -> str:
+        return f"XTarget(base_url={self.base_url!r})"
+
+    def post(self, text: str) -> str:
+        """Create a tweet; return its id."""
+        response = self._call("POST /2/tweets", lambda: self._client.create_tweet(text=text, user_auth=True), True)
+        return str(response.data["id"])
+
+    def whoami(self) -> str:
+        """The @handle of the account (GET /2/users/me)."""
+        response = self._call("GET /2/users/me", lambda: self._client.get_me(user_auth=True), False)
+        return str(response.data.username)
+
+    def _call(self, what: str, send: Callable[[], Any], creates_post: bool) -> Any:
+        """Send with retries; translate tweepy and network errors into PostingError subclasses."""
+        import tweepy
+
+        retries = waits = 0
+        while True:
+            try:
+                return send()
+            except tweepy.TooManyRequests as error:
+                wait = (error.reset_time or 0) - time.time() + 1
+                if error.reset_time is None or wait > self.retry.rate_limit_max_wait_s:
+                    reset = (
+                        f"it resets at {time.strftime('%H:%M:%S UTC', time.gmtime(error.reset_time))}"
+                        if error.reset_time
+                        else "X sent no reset time"
+                    )
+                    raise RateLimited(
+                        f"X rate limit reached on {what}; {reset}, later than the "
+                        f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; try again later"
+                    ) from None
+                waits += 1
+                if waits >= self.retry.attempts:
+                    raise RateLimited(
+                        f"X rate limit reached on {what} on each of {waits} tries; try again later"
+                    ) from None
+                log.warning("X rate limit reached on %s; waiting %.1f s for the reset", what, wait)
+                self._sleep(max(0.0, wait))
+            except tweepy.Unauthorized as error:
+                raise CredentialsRejected(
+                    f"X refused the credentials on {what} (401 {_api_detail(error)}): check TWITTER_CONSUMER_KEY/"
+                    "TWITTER_CONSUMER_SECRET and TWITTER_ACCESS_TOKEN/TWITTER_TOKEN_SECRET (regenerated keys "
+                    "invalidate the old ones; `twitter auth` makes a new access token pair) and the system clock"
+                ) from None
+            except tweepy.Forbidden as error:
+                detail = _api_detail(error)
+                if "duplicate" in detail.lower() and creates_post and retries:
+                    raise OutcomeUnknown(
+                        f"X failed on {what}, then called the retry duplicate content ({detail}): the first try "
+                        "probably posted; recorded as unknown and not re-sent, check the account"
+                    ) from None
+                if "duplicate" in detail.lower():
+                    raise DuplicateContent(
+                        f"X refused the text as duplicate content (403 {detail}): it is already on the account"
+                    ) from None
+                raise CredentialsRejected(
+                    f"X refused {what} (403 {detail}): check that the app has Read and Write permission and "
+                    "that the access token was made after that change (run `twitter auth` again), "
+                    "and that the text is not a duplicate of an earlier post"
+                ) from None
+            except tweepy.TwitterServerError as error:
+                retries = self._retry_or_give_up(what, retries, f"X answered {error.response.status_code}")
+            except tweepy.HTTPException as error:
+                raise PostingError(f"X refused {what} ({error.response.status_code} {_api_detail(error)})") from None
+            except requests.RequestException as error:
+                reason = type(error).__name__
+                if creates_post and _request_was_sent(error):
+                    raise OutcomeUnknown(
+                        f"{what} was sent to {self.base_url} but no answer came back ({reason}); the post may "
+                        "exist, so it is recorded as unknown and not re-sent: check the account"
+                    ) from None
+                retries = self._retry_or_give_up(what, retries, f"cannot reach {self.base_url} ({reason})")
+
+    def _retry_or_give_up(self, what: str, retries: int, problem: str) -> int:
+        retries += 1
+        if retries >= self.retry.attempts:
+            raise TargetUnavailable(f"{problem} on {what}, {retries} times; nothing was posted, try again later")
+        delay = self.retry.backoff(retries, self._rng)
+        log.warning("%s on %s; retry %d of %d in %.2f s", problem, what, retries, self.retry.attempts - 1, delay)
+        self._sleep(delay)
+        return retries
+
+
+def _oauth_handler(consumer_key: str, consumer_secret: str, base_url: str) -> Any:
+    """A tweepy OAuth1UserHandler (callback `oob`) whose /oauth/* URLs point at `base_url`."""
+    import tweepy
+
+    class Handler(tweepy.OAuth1UserHandler):
+        def _get_oauth_url(self, endpoint: str) -> str:
+            return f"{base_url.rstrip('/')}/oauth/{endpoint}"
+
+    return Handler(consumer_key, consumer_secret, callback="oob")
+
+
+def _token_error(error: Exception, step: str, fix: str) -> PostingError:
+    """A PostingError for a failed PIN-flow step, naming the HTTP status but no token."""
+    cause: BaseException = error
+    # tweepy wraps the requests_oauthlib error once or twice in TweepyException.
+    while cause.args and isinstance(cause.args[0], Exception):
+        cause = cause.args[0]
+    status = getattr(cause, "status_code", None)
+    if status is None:
+        return PostingError(f"{step} failed: cannot reach X ({type(cause).__name__}); check TWITTER_API_BASE_URL")
+    return PostingError(f"X refused {step} ({status}): {fix}")
+
+
+class PinFlow:
+    """The OAuth 1.0a PIN flow: get an authorization URL, then trade the PIN for an access token pair."""
+
+    def __init__(self, consumer_key: str, consumer_secret: str, base_url: str = X_API_BASE_URL) -> None:
+        if not consumer_key or not consumer_secret:
+            raise CredentialsRejected("set TWITTER_CONSUMER_KEY and TWITTER_CONSUMER_SECRET (the app's API key pair)")
+        _REDACTOR.add(consumer_key, consumer_secret)
+        self._handler = _oauth_handler(consumer_key, consumer_secret, base_url or X_API_BASE_URL)
+
+    def authorization_url(self) -> str:
+        """Fetch a request token (callback `oob`) and return the URL where the account owner gets a PIN."""
+        import tweepy
+
+        try:
+            return self._handler.get_authorization_url()
+        except tweepy.TweepyException as error:
+            raise _token_error(
+                error, "the request token", "check TWITTER_CONSUMER_KEY and TWITTER_CONSUMER_SECRET"
+            ) from None
+
+    def access_token(self, pin: str) -> tuple[str, str]:
+        """Exchange the PIN for (access token, access token secret)."""
+        import tweepy
+
+        try:
+            token, secret = self._handler.get_access_token(pin.strip())
+        except tweepy.TweepyException as error:
+            raise _token_error(
+                error, "the PIN", "run `twitter auth` again and type the PIN X shows after you authorise the app"
+            ) from None
+        _REDACTOR.add(token, secret)
+        return token, secret

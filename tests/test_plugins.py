@@ -1,0 +1,84 @@
+"""The Airflow hooks in plugins/ against a real TorchServe and the local X API."""
+
+import json
+import logging
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+
+from soulsgen_airflow.hooks import TorchServeHook, XHook
+
+
+def set_connection(monkeypatch, conn_id: str, conn: dict) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def x_connection(credentials: dict, base_url: str, **changes: str) -> dict:
+    values = {**credentials, **changes}
+    return {
+        "conn_type": "generic",
+        "login": values["consumer_key"],
+        "password": values["consumer_secret"],
+        "extra": {"access_token": values["access_token"], "token_secret": values["token_secret"], "base_url": base_url},
+    }
+
+
+def test_torchserve_hook_asks_the_running_server(monkeypatch, torchserve):
+    inference = urlsplit(torchserve.inference_url)
+    set_connection(
+        monkeypatch,
+        "soulsgen_torchserve",
+        {
+            "conn_type": "http",
+            "host": inference.hostname,
+            "port": inference.port,
+            "password": torchserve.keys().inference.get_secret_value(),
+        },
+    )
+    hook = TorchServeHook()
+    assert hook.is_configured()
+    assert hook.test_connection() == (True, "TorchServe is healthy")
+    answer = hook.get_conn().sentence(seed=3)
+    assert answer["text"].strip() and answer["model_version"]
+
+
+def test_torchserve_hook_reports_an_unreachable_server(monkeypatch):
+    set_connection(monkeypatch, "soulsgen_torchserve", {"conn_type": "http", "host": "127.0.0.1", "port": 9})
+    ok, message = TorchServeHook().test_connection()
+    assert not ok
+    assert "cannot reach TorchServe at http://127.0.0.1:9" in message
+
+
+def test_missing_connections_mean_fallbacks(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_SOULSGEN_TORCHSERVE", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SOULSGEN_X", raising=False)
+    assert not TorchServeHook().is_configured()
+    assert not XHook().has_credentials()
+
+
+def test_x_hook_checks_credentials_without_logging_them(monkeypatch, caplog, x_api, x_credentials):
+    caplog.set_level(logging.DEBUG)
+    set_connection(monkeypatch, "soulsgen_x", x_connection(x_credentials, x_api.base_url))
+    hook = XHook()
+    assert hook.has_credentials()
+    assert hook.test_connection() == (True, "Authorised as @soulsgen_bot")
+
+    set_connection(monkeypatch, "soulsgen_x", x_connection(x_credentials, x_api.base_url, token_secret="wrong"))
+    ok, message = XHook().test_connection()
+    assert not ok
+    assert "401" in message or "rejected" in message.lower()
+    for secret in x_credentials.values():
+        assert secret not in caplog.text
+        assert secret not in message
+
+
+@pytest.mark.parametrize("missing", ["login", "password"])
+def test_x_hook_needs_all_four_credentials(monkeypatch, x_credentials, missing):
+    conn = x_connection(x_credentials, "http://127.0.0.1:9")
+    conn[missing] = ""
+    set_connection(monkeypatch, "soulsgen_x", conn)
+    assert not XHook().has_credentials()

@@ -1,0 +1,435 @@
+"""Posting library against a local X API that checks OAuth 1.0a signatures: outcomes, retries, budget, history."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fixtures_posting import FAST_RETRY
+from x_api_server import Planned
+
+from soulsgen_lib.posting.budget import Budget, budget_status
+from soulsgen_lib.posting.history import (
+    DUPLICATE,
+    FAILED,
+    POSTED,
+    RATE_LIMITED,
+    UNKNOWN,
+    LocalHistory,
+    PostRecord,
+    StoreHistory,
+    open_history,
+)
+from soulsgen_lib.posting.post import Sentence, pick_sentence, post_next, post_sentence, sentence_problem
+from soulsgen_lib.posting.target import (
+    BUDGET_SPENT_EXIT_CODE,
+    BudgetSpent,
+    CredentialsRejected,
+    DuplicateContent,
+    OutcomeUnknown,
+    PostingError,
+    PostingTarget,
+    RateLimited,
+    SentenceRejected,
+    TargetUnavailable,
+)
+from soulsgen_lib.posting.x import PinFlow, RetryPolicy, XTarget
+from soulsgen_lib.settings import Settings
+
+LINE = "The bell tolls twice for the hollow knight of the drowned keep."
+OTHER = "Ash gathers where the candle of the old watcher burned out."
+
+
+class RecordingSleep:
+    """Records the waits XTarget asks for instead of sleeping, so retry tests take milliseconds."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def make_target(x_api, credentials, sleep=None, **retry) -> XTarget:
+    policy = RetryPolicy(**{**FAST_RETRY, **retry})
+    return XTarget(
+        credentials["consumer_key"],
+        credentials["consumer_secret"],
+        credentials["access_token"],
+        credentials["token_secret"],
+        base_url=x_api.base_url,
+        retry=policy,
+        sleep=sleep or RecordingSleep(),
+    )
+
+
+@pytest.fixture
+def target(x_api, x_credentials) -> XTarget:
+    return make_target(x_api, x_credentials)
+
+
+@pytest.fixture
+def history(tmp_path) -> LocalHistory:
+    return LocalHistory(tmp_path / "posted" / "history.jsonl")
+
+
+def test_post_creates_the_tweet_and_records_it(x_api, target, history):
+    outcome = post_sentence(LINE, target, history, Budget(), model_version="m-7")
+
+    assert outcome.status == POSTED
+    assert x_api.tweets == [{"id": outcome.post_id, "text": LINE}]
+    [record] = history.records()
+    assert (record.text, record.post_id, record.outcome, record.model_version, record.target) == (
+        LINE,
+        outcome.post_id,
+        POSTED,
+        "m-7",
+        "x",
+    )
+    assert outcome.budget.used_daily == 1
+    assert outcome.to_dict()["post_id"] == outcome.post_id
+
+
+def test_whoami_names_the_account(target):
+    assert target.whoami() == "soulsgen_bot"
+
+
+@pytest.mark.parametrize("wrong", ["consumer_secret", "token_secret", "access_token"])
+def test_wrong_credentials_stop_at_401_with_what_to_check(x_api, x_credentials, history, wrong):
+    bad = {**x_credentials, wrong: x_credentials[wrong][::-1]}
+    target = make_target(x_api, bad)
+
+    with pytest.raises(CredentialsRejected, match="401") as caught:
+        post_sentence(LINE, target, history, Budget())
+
+    assert "TWITTER_CONSUMER_SECRET" in str(caught.value)
+    assert x_api.count("POST", "/2/tweets") == 1  # not retried
+    assert x_api.tweets == []
+    assert [record.outcome for record in history.records()] == [FAILED]
+    assert all(value not in str(caught.value) for value in {**x_credentials, **bad}.values())
+
+
+def test_rate_limit_with_a_near_reset_is_waited_out(x_api, x_credentials, history):
+    sleep = RecordingSleep()
+    target = make_target(x_api, x_credentials, sleep=sleep, rate_limit_max_wait_s=30)
+    reset = int(time.time()) + 5
+    x_api.plan(Planned(429, {"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"}))
+
+    outcome = post_sentence(LINE, target, history, Budget())
+
+    assert outcome.status == POSTED
+    assert x_api.count("POST", "/2/tweets") == 2
+    [wait] = sleep.waits
+    assert 3 <= wait <= 7  # until the reset (plus a second), not a fixed backoff
+
+
+def test_rate_limit_with_a_far_reset_gives_up_at_once(x_api, x_credentials, history):
+    sleep = RecordingSleep()
+    target = make_target(x_api, x_credentials, sleep=sleep, rate_limit_max_wait_s=30)
+    x_api.plan(Planned(429, {"x-rate-limit-reset": str(int(time.time()) + 3600)}))
+
+    with pytest.raises(RateLimited, match="later than the 30 s"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert sleep.waits == []
+    assert x_api.count("POST", "/2/tweets") == 1
+    assert [record.outcome for record in history.records()] == [RATE_LIMITED]
+    # A rate-limited text was not posted, so it may be tried again.
+    assert post_sentence(LINE, target, history, Budget()).status == POSTED
+
+
+def test_rate_limit_that_keeps_coming_back_gives_up_after_the_attempts(x_api, x_credentials, history):
+    sleep = RecordingSleep()
+    target = make_target(x_api, x_credentials, sleep=sleep, attempts=3)
+    soon = {"x-rate-limit-reset": str(int(time.time()) + 2)}
+    x_api.plan(Planned(429, soon), Planned(429, soon), Planned(429, soon))
+
+    with pytest.raises(RateLimited, match="on each of 3 tries"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert len(sleep.waits) == 2
+    assert x_api.count("POST", "/2/tweets") == 3
+
+
+def test_server_error_is_retried_with_growing_backoff_then_succeeds(x_api, x_credentials, history):
+    sleep = RecordingSleep()
+    target = make_target(x_api, x_credentials, sleep=sleep, attempts=4, backoff_s=0.1, backoff_max_s=10)
+    x_api.plan(Planned(503), Planned(503))
+
+    outcome = post_sentence(LINE, target, history, Budget())
+
+    assert outcome.status == POSTED
+    assert x_api.count("POST", "/2/tweets") == 3
+    assert len(sleep.waits) == 2
+    assert 0.05 <= sleep.waits[0] <= 0.1 and 0.1 <= sleep.waits[1] <= 0.2  # doubling ceiling, jittered
+
+
+def test_server_errors_past_the_attempts_give_up_without_posting(x_api, x_credentials, history):
+    target = make_target(x_api, x_credentials, attempts=3)
+    x_api.plan(Planned(503), Planned(502), Planned(503))
+
+    with pytest.raises(TargetUnavailable, match="3 times"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert x_api.count("POST", "/2/tweets") == 3
+    assert [record.outcome for record in history.records()] == [FAILED]
+
+
+def test_unreachable_server_is_retried_and_recorded_as_failed(x_api, x_credentials, history):
+    target = make_target(x_api, x_credentials, attempts=2)
+    x_api.stop()  # nothing listens on the port any more: the connection is refused, nothing was sent
+
+    with pytest.raises(TargetUnavailable, match="cannot reach"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert [record.outcome for record in history.records()] == [FAILED]
+
+
+def test_duplicate_content_403_is_recorded_and_blocks_the_text(x_api, target, history):
+    x_api.create_tweet(LINE)  # already on the account, but not in our history
+
+    with pytest.raises(DuplicateContent, match="duplicate content"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert [record.outcome for record in history.records()] == [DUPLICATE]
+    with pytest.raises(SentenceRejected, match="already posted"):
+        post_sentence(LINE, target, history, Budget())
+    assert x_api.count("POST", "/2/tweets") == 1
+
+
+def test_other_403_points_at_app_permissions(x_api, target, history):
+    x_api.plan(Planned(403))
+
+    with pytest.raises(CredentialsRejected, match="Read and Write permission"):
+        post_sentence(LINE, target, history, Budget())
+
+
+def test_timeout_after_sending_is_recorded_unknown_and_never_resent(x_api, x_credentials, history):
+    target = make_target(x_api, x_credentials, read_timeout_s=0.3)
+    x_api.plan(Planned(delay_s=1.0))  # the tweet is created, the answer comes too late
+
+    with pytest.raises(OutcomeUnknown, match="recorded as unknown"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert x_api.count("POST", "/2/tweets") == 1
+    assert [tweet["text"] for tweet in x_api.tweets] == [LINE]
+    [record] = history.records()
+    assert record.outcome == UNKNOWN
+    with pytest.raises(SentenceRejected, match="already posted"):
+        post_sentence(LINE, target, history, Budget())
+    assert budget_status(history.records(), Budget()).used_daily == 1  # an unknown post may have used budget
+    assert x_api.count("POST", "/2/tweets") == 1
+
+
+def test_server_error_then_duplicate_means_the_first_try_posted(x_api, target, history):
+    x_api.plan(Planned(503, also_create=True))
+
+    with pytest.raises(OutcomeUnknown, match="probably posted"):
+        post_sentence(LINE, target, history, Budget())
+
+    assert [record.outcome for record in history.records()] == [UNKNOWN]
+
+
+def test_same_text_twice_is_refused_before_sending(x_api, target, history):
+    post_sentence(LINE, target, history, Budget())
+
+    with pytest.raises(SentenceRejected) as caught:
+        post_sentence("  " + LINE.upper() + " ", target, history, Budget())
+
+    assert caught.value.reason == "posted_before"
+    assert x_api.count("POST", "/2/tweets") == 1
+
+
+def test_spent_budget_sends_nothing(x_api, target, history):
+    now = datetime.now(UTC)
+    for hour in range(3):
+        old = PostRecord(now - timedelta(hours=hour + 1), "x", f"Old line number {hour} of the tower.", POSTED)
+        history.append(old)
+
+    with pytest.raises(BudgetSpent, match="daily budget spent") as caught:
+        post_sentence(LINE, target, history, Budget(daily=3))
+
+    assert caught.value.exit_code == BUDGET_SPENT_EXIT_CODE
+    assert x_api.requests == []
+
+
+def test_spent_budget_asks_no_sentence(x_api, target, history):
+    history.append(PostRecord(datetime.now(UTC), "x", OTHER, POSTED))
+    asked: list[int] = []
+
+    def source() -> Sentence:
+        asked.append(1)
+        return Sentence(LINE)
+
+    with pytest.raises(BudgetSpent, match="monthly budget spent"):
+        post_next(source, target, history, Budget(daily=5, monthly=1))
+
+    assert asked == [] and x_api.requests == []
+
+
+def test_dry_run_sends_and_records_nothing(x_api, target, history):
+    outcome = post_sentence(LINE, target, history, Budget(), dry_run=True)
+
+    assert outcome.status == "dry_run" and outcome.text == LINE
+    assert x_api.requests == []
+    assert history.records() == []
+
+
+def test_budget_counts_a_rolling_day_and_the_calendar_month():
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    records = [
+        PostRecord(now - timedelta(hours=2), "x", "a", POSTED),
+        PostRecord(now - timedelta(hours=20), "x", "b", UNKNOWN),
+        PostRecord(now - timedelta(hours=30), "x", "c", POSTED),  # yesterday, same month
+        PostRecord(now - timedelta(days=3), "x", "d", POSTED),  # last month
+        PostRecord(now - timedelta(hours=1), "x", "e", FAILED),  # never published: not counted
+    ]
+
+    status = budget_status(records, Budget(daily=2, monthly=10), now)
+
+    assert (status.used_daily, status.used_monthly, status.remaining, status.spent) == (2, 3, 0, True)
+    assert status.daily_frees_at == now + timedelta(hours=4)  # when the 20-hour-old post leaves the window
+    assert budget_status(records, Budget(daily=5, monthly=3), now).explain().startswith("monthly budget spent")
+    assert budget_status(records, Budget(daily=5, monthly=10), now).remaining == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("   ", "empty"),
+        ("戦" * 141 + "。", "too_long"),  # 142 characters but weighs 284 as X counts CJK
+        ("Too short.", "too_few_words"),
+        ("The king's road leads nowhere", "no_sentence_end"),
+        ("The <unk> knight rises again at dawn.", "bad_characters"),
+    ],
+)
+def test_sentence_checks(text, reason):
+    problem = sentence_problem(text, [])
+    assert problem is not None and problem.reason == reason
+
+
+def test_failing_sentences_are_replaced_a_bounded_number_of_times():
+    answers = iter(["no end here at all", "Too short.", LINE])
+    asked: list[str] = []
+
+    def source() -> Sentence:
+        asked.append(next(answers))
+        return Sentence(asked[-1], "m-1")
+
+    assert pick_sentence(source, [], max_asks=5) == Sentence(LINE, "m-1")
+    assert len(asked) == 3
+
+    calls: list[int] = []
+
+    def always_bad() -> Sentence:
+        calls.append(1)
+        return Sentence("Too short.")
+
+    with pytest.raises(SentenceRejected, match="no acceptable sentence in 4 tries"):
+        pick_sentence(always_bad, [], max_asks=4)
+    assert len(calls) == 4
+
+
+def test_damaged_history_line_is_an_error_naming_the_line(history):
+    history.append(PostRecord(datetime.now(UTC), "x", OTHER, POSTED, "1"))
+    with history.path.open("a") as handle:
+        handle.write("{not json\n")
+
+    with pytest.raises(PostingError, match=r"history\.jsonl:2"):
+        history.records()
+
+
+def test_history_in_a_bucket_when_bucket_is_set(gcs_bucket, x_api, target, tmp_path):
+    settings = Settings.load(env_file=None, environ={}, bucket=gcs_bucket, home=tmp_path)
+    history = open_history(settings)
+    assert isinstance(history, StoreHistory)
+    assert history.location == f"{gcs_bucket}/posted/history.jsonl"
+
+    post_sentence(LINE, target, history, Budget())
+    post_sentence(OTHER, target, open_history(settings), Budget())
+
+    assert [record.text for record in open_history(settings).records()] == [LINE, OTHER]
+    assert not (tmp_path / "posted").exists()
+
+
+def test_pin_flow_issues_a_working_token_pair(x_api, x_credentials):
+    flow = PinFlow(x_credentials["consumer_key"], x_credentials["consumer_secret"], x_api.base_url)
+    url = flow.authorization_url()
+    assert url.startswith(f"{x_api.base_url}/oauth/authorize?oauth_token=")
+
+    token, secret = flow.access_token(x_api.pin)
+
+    assert (token, secret) == x_api.issued[-1]
+    fresh = {**x_credentials, "access_token": token, "token_secret": secret}
+    assert make_target(x_api, fresh).whoami() == "soulsgen_bot"
+
+
+def test_pin_flow_with_a_wrong_consumer_secret_names_the_settings(x_api, x_credentials):
+    flow = PinFlow(x_credentials["consumer_key"], "not-the-secret", x_api.base_url)
+    with pytest.raises(PostingError, match=r"request token \(401\).*TWITTER_CONSUMER_SECRET"):
+        flow.authorization_url()
+
+
+def test_no_secret_reaches_logs_errors_or_output(x_api, x_credentials, history, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    target = make_target(x_api, x_credentials)
+    x_api.plan(Planned(503), Planned(429, {"x-rate-limit-reset": str(int(time.time()) + 2)}))
+    post_sentence(LINE, target, history, Budget())
+    flow = PinFlow(x_credentials["consumer_key"], x_credentials["consumer_secret"], x_api.base_url)
+    flow.authorization_url()
+    issued = flow.access_token(x_api.pin)
+    errors = []
+    for wrong in ("consumer_secret", "token_secret"):
+        with pytest.raises(PostingError) as caught:
+            make_target(x_api, {**x_credentials, wrong: "wrong"}).post(OTHER)
+        errors.append(str(caught.value))
+
+    secrets = [*x_credentials.values(), *issued]
+    captured = capsys.readouterr()
+    seen = "\n".join([caplog.text, captured.out, captured.err, *errors, repr(target), history.path.read_text()])
+    assert "Making API request" in caplog.text  # debug logging really was on
+    assert [secret for secret in secrets if secret in seen] == []
+
+
+class ListTarget:
+    """Another network in a few lines: what the PostingTarget interface asks of an implementation."""
+
+    name = "list"
+
+    def __init__(self) -> None:
+        self.posts: list[str] = []
+
+    def post(self, text: str) -> str:
+        self.posts.append(text)
+        return f"list-{len(self.posts)}"
+
+    def whoami(self) -> str:
+        return "reader"
+
+
+def test_any_posting_target_shares_checks_budget_and_history(history):
+    other: PostingTarget = ListTarget()
+
+    outcome = post_sentence(LINE, other, history, Budget(daily=1))
+
+    assert (outcome.post_id, outcome.target, other.posts) == ("list-1", "list", [LINE])
+    assert history.records()[0].target == "list"
+    with pytest.raises(BudgetSpent):
+        post_sentence(OTHER, other, history, Budget(daily=1))
+
+
+class BrokenTarget(ListTarget):
+    """A target whose answer cannot be read, after the post may have been made."""
+
+    def post(self, text: str) -> str:
+        super().post(text)
+        raise KeyError("id")
+
+
+def test_an_unforeseen_failure_is_recorded_unknown(history):
+    with pytest.raises(OutcomeUnknown, match="KeyError"):
+        post_sentence(LINE, BrokenTarget(), history, Budget())
+
+    assert [record.outcome for record in history.records()] == [UNKNOWN]
