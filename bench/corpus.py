@@ -1,0 +1,102 @@
+"""Corpus build speed and memory: parse + clean + split generated XML game text of two sizes.
+
+    python bench/corpus.py [--mb 50] [--small-mb 12]
+
+Prints MB/s, peak memory and an in-run yardstick (the bare XML parse of the same files) for 1 MB and both
+sizes, beside the original bot's figure (13 MB/s on ~7 MB of real XML, from shared/notes/reference-figures.md).
+Each build runs in its own process; its peak resident memory
+(interpreter and libraries included) stays flat as the input grows because tables are parsed one at a time
+and sentence counts live in a fixed-size sketch. Figures are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.make_sample_data import Grammar, dialogue_table, event_table, game_tables, write_xml_tables  # noqa: E402
+
+REFERENCE_MB_PER_S = 13.0
+SIZES = {"weapon": 150, "armor": 110, "item": 140, "magic": 50, "accessory": 45}
+
+
+def generate(folder: Path, megabytes: float) -> int:
+    """Write games of XML tables (each from its own grammar seed) until `megabytes` is reached; returns bytes."""
+    total = 0
+    game = 0
+    while total < megabytes * 1e6:
+        grammar = Grammar(1000 + game)
+        tables = game_tables(grammar, SIZES, japanese=game % 2 == 1)
+        tables["Conversation_"] = dialogue_table(grammar, 260, 10000000)
+        tables["Event_text_"] = event_table(grammar, 80)
+        out = folder / f"game{game:03d}" / "item-msgbnd-dcx"
+        write_xml_tables(out, tables, "DarkSouls1", witchy=game % 2 == 1)
+        total += sum(path.stat().st_size for path in out.iterdir())
+        game += 1
+    return total
+
+
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from soulsgen_lib.corpus import build_corpus
+from soulsgen_lib.gametext.xmlfmg import read_fmg_xml
+wall, cpu = time.perf_counter(), time.process_time()
+summary = build_corpus([Path(sys.argv[1])], Path(sys.argv[2]))
+build_cpu = time.process_time() - cpu
+wall = time.perf_counter() - wall
+parse_cpu = time.process_time()
+for path in sorted(Path(sys.argv[1]).rglob("*.fmg.xml")):
+    read_fmg_xml(path)
+parse_cpu = time.process_time() - parse_cpu
+rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"wall": wall, "cpu": build_cpu, "parse_cpu": parse_cpu, "rss_mib": rss_mib,
+                  "sentences": summary.sentences}))
+"""
+
+
+def measure(megabytes: float) -> dict:
+    """One build over freshly generated input, in a child process so that its peak memory is its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        size = generate(Path(tmp) / "input", megabytes)
+        result = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(Path(tmp) / "input"), str(Path(tmp) / "corpus")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        return {"mb": size / 1e6, **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=50.0)
+    parser.add_argument("--small-mb", type=float, default=12.0)
+    args = parser.parse_args()
+    rows = [measure(1.0), measure(args.small_mb), measure(args.mb)]
+    print(
+        f"{'input':>9} {'sentences':>10} {'wall s':>7} {'MB/s wall':>10} {'MB/s CPU':>9} {'peak RSS MiB':>13} "
+        f"{'parse-only MB/s CPU':>20}"
+    )
+    for row in rows:
+        print(
+            f"{row['mb']:>7.1f}MB {row['sentences']:>10} {row['wall']:>7.2f} {row['mb'] / row['wall']:>10.1f} "
+            f"{row['mb'] / row['cpu']:>9.1f} {row['rss_mib']:>13.1f} {row['mb'] / row['parse_cpu']:>20.1f}"
+        )
+    print(
+        f"{'reference':>9} {'':>10} {'':>7} {REFERENCE_MB_PER_S:>10.1f} {'':>9} {'':>13}   original bot, ~7 MB real XML"
+    )
+    print("MB/s CPU divides by the build's own CPU time, which a busy shared machine distorts less than wall time.")
+    print("parse-only: lxml streaming parse of the same files in the same process, the in-run yardstick.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Read FromSoftware game text (FMG tables as XML or binary, BND3/BND4 binders, DCX containers) and clean it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from soulsgen_lib.errors import SoulsgenError
+
+
+class GameTextError(SoulsgenError):
+    """Game text that cannot be read: the message names the file (and line or offset) and what to do."""
+
+
+@dataclass
+class FmgTable:
+    """One text table: `entries` are (id, text) in file order; text None means the entry has no text."""
+
+    name: str
+    entries: list[tuple[int, str | None]]
+    source: str
+    version: str = ""
+    big_endian: bool = False

@@ -1,0 +1,156 @@
+"""Which table is which: table names of Dark Souls, Dark Souls III, Sekiro and Elden Ring mapped to a kind."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NAME = "name"
+DESCRIPTION = "description"
+LORE = "lore"
+DIALOGUE = "dialogue"
+EVENT = "event"
+MENU = "menu"
+PLAYER_MESSAGE = "player_message"
+UNKNOWN = "unknown"
+OTHER = "other"  # an unknown table the user asked to include
+
+CORPUS_KINDS = (LORE, DESCRIPTION, DIALOGUE, EVENT)
+LINKED_KINDS = (DESCRIPTION, LORE)
+
+
+@dataclass(frozen=True)
+class TableKind:
+    """What a table holds (`kind`) and, for item tables, which item family its ids belong to (`category`)."""
+
+    kind: str
+    category: str = ""
+
+
+_DLC_SUFFIX = re.compile(r"_dlc\d+$", re.IGNORECASE)
+
+# Dark Souls / Dark Souls Remastered (English table names), also used for our Dark Souls II-style sample tables.
+_ENGLISH_PART = {"name": NAME, "description": DESCRIPTION, "long_desc": LORE}
+_ENGLISH_ITEM_TABLE = re.compile(
+    r"^(item|weapon|armor|accessory|magic|npc|place)_(name|description|long_desc)_?$", re.I
+)
+_ENGLISH_EXACT = {
+    "conversation_": DIALOGUE,
+    "movie_subtitles_": DIALOGUE,
+    "event_text_": EVENT,
+    "blood_writing_": PLAYER_MESSAGE,
+    "ingame_menu_": MENU,
+    "dialogue_": MENU,  # yes/no dialog boxes of the menus, not conversation
+    "key_guide_": MENU,
+    "text_display_tag_list_": MENU,
+}
+_ENGLISH_MENU = re.compile(r"^(menu_.*|system_.*|.*_help_?|feature_.*|.*_menu_?)$", re.I)
+
+# Dark Souls III / Sekiro (Japanese table names).
+_JAPANESE_ITEMS = {"アイテム": "item", "武器": "weapon", "防具": "armor", "アクセサリ": "accessory", "魔法": "magic"}
+_JAPANESE_NAMES = {**{f"{k}名": v for k, v in _JAPANESE_ITEMS.items()}, "NPC名": "npc", "地名": "place"}
+_JAPANESE_EXACT = {
+    "会話": DIALOGUE,
+    "ムービー字幕": DIALOGUE,
+    "イベントテキスト": EVENT,
+    "血文字": PLAYER_MESSAGE,
+    "インゲームメニュー": MENU,
+    "ダイアログ": MENU,
+    "キーガイド": MENU,
+    "テキスト表示用タグ一覧": MENU,
+}
+_JAPANESE_MENU = re.compile(r"^(メニュー.*|.*ヘルプ|FDP_.*)$")
+
+# Elden Ring.
+_ELDEN_ITEMS = {"Goods": "item", "Weapon": "weapon", "Protector": "armor", "Accessory": "accessory"}
+_ELDEN_PART = {"Name": NAME, "Info": DESCRIPTION, "Caption": LORE}
+_ELDEN_ITEM_TABLE = re.compile(r"^(Goods|Weapon|Protector|Accessory)(Name|Info|Caption)$")
+_ELDEN_EXACT = {
+    "NpcName": TableKind(NAME, "npc"),
+    "PlaceName": TableKind(NAME, "place"),
+    "TalkMsg": TableKind(DIALOGUE),
+    "MovieSubtitle": TableKind(DIALOGUE),
+    "EventTextForTalk": TableKind(EVENT),
+    "EventTextForMap": TableKind(EVENT),
+    "BloodMsg": TableKind(PLAYER_MESSAGE),
+    "LineHelp": TableKind(MENU),
+    "KeyGuide": TableKind(MENU),
+}
+_ELDEN_MENU = re.compile(r"^(.*Menu.*|SystemMessage.*)$")
+
+
+def base_table_name(name: str) -> str:
+    """The table name without DLC suffix (`Weapon_name_dlc1` -> `Weapon_name_`)."""
+    return _DLC_SUFFIX.sub("", name)
+
+
+def classify(name: str) -> TableKind:
+    """The kind of table `name` (an FMG file name without extension); UNKNOWN when the catalog does not know it."""
+    base = base_table_name(name)
+    english = _ENGLISH_ITEM_TABLE.match(base)
+    if english:
+        family, part = english.group(1).lower(), english.group(2).lower()
+        return TableKind(_ENGLISH_PART[part], family)
+    if base.lower() in _ENGLISH_EXACT:
+        return TableKind(_ENGLISH_EXACT[base.lower()])
+    if base in _JAPANESE_NAMES:
+        return TableKind(NAME, _JAPANESE_NAMES[base])
+    for prefix, family in _JAPANESE_ITEMS.items():
+        if base == f"{prefix}説明":
+            return TableKind(DESCRIPTION, family)
+        if base == f"{prefix}うんちく":
+            return TableKind(LORE, family)
+    if base in _JAPANESE_EXACT:
+        return TableKind(_JAPANESE_EXACT[base])
+    elden = _ELDEN_ITEM_TABLE.match(base)
+    if elden:
+        return TableKind(_ELDEN_PART[elden.group(2)], _ELDEN_ITEMS[elden.group(1)])
+    if base in _ELDEN_EXACT:
+        return _ELDEN_EXACT[base]
+    if _ENGLISH_MENU.match(base) or _JAPANESE_MENU.match(base) or _ELDEN_MENU.match(base):
+        return TableKind(MENU)
+    return TableKind(UNKNOWN)
+
+
+# Binder file ids of the tables in the games' item and menu binders (DS1/DS1R/DS3 layout, as documented by the
+# DSMapStudio text editor), used when a binder member has no usable name. DS1R patch tables (100+) map to the same
+# table as their base, so the newer copy overlays it.
+_BINDER_ID_NAMES = {
+    1: "Conversation_",
+    2: "Blood_writing_",
+    3: "Movie_subtitles_",
+    10: "Item_name_",
+    11: "Weapon_name_",
+    12: "Armor_name_",
+    13: "Accessory_name_",
+    14: "Magic_name_",
+    18: "NPC_name_",
+    19: "Place_name_",
+    20: "Item_description_",
+    21: "Weapon_description_",
+    22: "Armor_description_",
+    23: "Accessory_description_",
+    24: "Item_long_desc_",
+    25: "Weapon_long_desc_",
+    26: "Armor_long_desc_",
+    27: "Accessory_long_desc_",
+    28: "Magic_description_",
+    29: "Magic_long_desc_",
+    30: "Event_text_",
+    100: "Item_long_desc_",
+    101: "Event_text_",
+    104: "Conversation_",
+    105: "Magic_long_desc_",
+    106: "Weapon_long_desc_",
+    107: "Blood_writing_",
+    108: "Armor_long_desc_",
+    109: "Accessory_long_desc_",
+    **{menu_id: f"Menu_file_{menu_id}" for menu_id in range(70, 93)},
+}
+
+
+def binder_table_name(member_name: str, file_id: int) -> str:
+    """The table name of a binder member: its own name when the catalog knows it, else the name its file id has."""
+    if member_name and classify(member_name).kind != UNKNOWN:
+        return member_name
+    return _BINDER_ID_NAMES.get(file_id, member_name or f"file_{file_id}")

@@ -1,0 +1,99 @@
+"""FMG tables exported as XML by Yabber and WitchyBND: a streaming reader and a writer in the same layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from soulsgen_lib.gametext import FmgTable, GameTextError
+
+NULL_TEXT = "%null%"
+
+
+def table_name_of(path: Path) -> str:
+    """The table name behind an exported file name: `Weapon_long_desc_.fmg.xml` -> `Weapon_long_desc_`."""
+    name = path.name
+    for suffix in (".xml", ".fmg"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def read_fmg_xml(path: Path) -> FmgTable:
+    """Parse one exported table; elements are found by name and `%null%` becomes None.
+
+    The parse streams (each element is freed once read), so memory follows the table, not the file's markup.
+    """
+    table = FmgTable(name=table_name_of(path), entries=[], source=str(path))
+    seen_root = False
+    try:
+        for event, element in etree.iterparse(
+            str(path), events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=True
+        ):
+            if not seen_root:
+                seen_root = True
+                if element.tag != "fmg":
+                    raise GameTextError(f"{path}: not an FMG export (root element <{element.tag}>, expected <fmg>)")
+                continue
+            if event != "end":
+                continue
+            tag = element.tag
+            if tag == "text":
+                raw_id = element.get("id")
+                entry_id = int(raw_id) if raw_id and raw_id.isdigit() and len(raw_id) < 19 else _entry_id(path, element)
+                table.entries.append((entry_id, _entry_text(element.text)))
+                # Free what was read: memory then follows the entries kept, not the document tree.
+                element.clear(keep_tail=False)
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+            elif tag == "version":
+                table.version = (element.text or "").strip()
+            elif tag == "bigendian":
+                table.big_endian = (element.text or "").strip().lower() == "true"
+            elif tag == "filename" and element.text:
+                table.name = table_name_of(Path(element.text.strip().replace("\\", "/")))
+    except etree.XMLSyntaxError as error:
+        line = error.lineno if error.lineno else "?"
+        raise GameTextError(f"{path}:{line}: malformed XML: {error.msg}; fix or re-export the file") from None
+    except OSError as error:
+        raise GameTextError(f"{path}: cannot read: {error.strerror or error}") from None
+    if not seen_root:
+        raise GameTextError(f"{path}:1: malformed XML: the file is empty")
+    return table
+
+
+def _entry_id(path: Path, element: etree._Element) -> int:
+    """A negative or malformed id: parsed if it is a whole number, else a clear error naming the line."""
+    raw = element.get("id")
+    try:
+        return int(raw.strip())
+    except (AttributeError, ValueError):
+        raise GameTextError(
+            f"{path}:{element.sourceline}: <text> needs a whole-number id attribute, got {raw!r}"
+        ) from None
+
+
+def _entry_text(text: str | None) -> str | None:
+    if text is None or text == NULL_TEXT:
+        return None
+    return text
+
+
+def fmg_xml_bytes(table: FmgTable, version: str = "DarkSouls1", with_filename: bool = True) -> bytes:
+    """The table as Yabber/WitchyBND write it: UTF-8 with BOM, CRLF line ends, `%null%` for no text."""
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<fmg>"]
+    if with_filename:
+        lines.append(f"  <filename>{_escape(table.name)}.fmg</filename>")
+    else:
+        lines.append("  <compression>None</compression>")
+    lines.append(f"  <version>{table.version or version}</version>")
+    lines.append(f"  <bigendian>{'True' if table.big_endian else 'False'}</bigendian>")
+    lines.append("  <entries>")
+    for entry_id, text in table.entries:
+        lines.append(f'    <text id="{entry_id}">{NULL_TEXT if text is None else _escape(text)}</text>')
+    lines += ["  </entries>", "</fmg>", ""]
+    return ("\ufeff" + "\n".join(lines).replace("\n", "\r\n")).encode("utf-8")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
