@@ -184,7 +184,12 @@ def soulsgen_pipeline():
     def deploy(published: dict) -> dict:
         from soulsgen_airflow.hooks import TorchServeHook
 
-        return TorchServeHook().deploy(published["mar"])
+        from soulsgen_lib.pipeline import deploy_step
+        from soulsgen_lib.settings import Settings
+
+        layout, _ = _layout()
+        management_url, token = TorchServeHook().management()
+        return deploy_step(layout, Settings.load(), management_url, token)
 
     version = choose_version()
     tokenizer = train_tokenizer(build_corpus(version))

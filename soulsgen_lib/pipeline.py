@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from soulsgen_lib.errors import SoulsgenError
@@ -194,10 +194,30 @@ def fetch_remote_model_step(layout: RunLayout, settings: Settings) -> dict[str, 
 
 
 def package_step(layout: RunLayout) -> str:
-    """Package the model folder into the run's TorchServe MAR (`soulsgen-<version>.mar`)."""
+    """Package the model folder into the run's MAR, named like its published copy (`soulsgen-<version>.mar`)."""
     from soulsgen_lib.serving.package import package_model
 
-    return str(package_model(layout.model_dir, layout.model_store, version=layout.version))
+    built = package_model(layout.model_dir, layout.model_store, version=layout.version)
+    return str(built.replace(layout.model_store / mar_name(layout.version)))
+
+
+def mar_name(version: str) -> str:
+    """The MAR's file name in every model store, as the artifact layout names it."""
+    from soulsgen_lib.storage import version_key
+
+    return PurePosixPath(version_key("mar", version)).name
+
+
+def deploy_step(layout: RunLayout, settings: Settings, management_url: str, token: str = "") -> dict[str, Any]:
+    """Register this version's MAR with a running TorchServe and make it the default.
+
+    With a local store the MAR is already in `$SOULSGEN_HOME/model-store`, TorchServe's model store
+    (`soulsgen serve`, docker-compose), so it is named by file; otherwise TorchServe copies it from the run.
+    """
+    from soulsgen_lib.serving.manage import deploy_mar
+
+    local_mar = layout.model_store / mar_name(layout.version)
+    return deploy_mar(management_url, mar_name(layout.version) if not settings.bucket else local_mar, token)
 
 
 def publish_step(layout: RunLayout, settings: Settings, kinds: tuple[str, ...]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from fixtures_serving import start_with_cli
 
 from soulsgen_lib.posting.history import POSTED, PostRecord
+from soulsgen_lib.serving.client import TorchServeClient
+from soulsgen_lib.serving.manage import ManagementClient
+from soulsgen_lib.serving.server import stop_server
 from soulsgen_lib.storage import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +73,9 @@ def first_version(airflow_env: dict[str, str]) -> str:
 
 
 def published_files(home: Path) -> list[str]:
-    return sorted(
-        str(path.relative_to(home)) for path in home.rglob("*") if path.is_file() and "runs" not in path.parts
-    )
+    """Every file of the store's layout (the run folders and a server's own files are not published)."""
+    layout_roots = ("corpus", "models", "model-store", "posted")
+    return sorted(str(path.relative_to(home)) for root in layout_roots for path in (home / root).rglob("*"))
 
 
 def test_pipeline_publishes_a_complete_version(airflow_env, first_version):
@@ -94,11 +99,37 @@ def test_pipeline_publishes_a_complete_version(airflow_env, first_version):
     assert "<html" in (home / "runs" / "v1" / "corpus-report.html").read_text().lower()
 
 
-def test_rerunning_a_version_changes_nothing_published(airflow_env, first_version):
+def test_rerun_with_deploy_changes_nothing_published_and_serves_the_version(airflow_env, first_version, serving_home):
     home = Path(airflow_env["SOULSGEN_HOME"])
     before = published_files(home)
-    code, log = dags_test(airflow_env, "soulsgen_pipeline", {**TINY_RUN, "version": "v1"})
-    assert code == 0, log[-5000:]
+    # TorchServe's model store is the local store's model-store folder, as with `soulsgen serve` and compose.
+    shutil.copyfile(serving_home / "model-store" / "soulsgen.mar", home / "model-store" / "soulsgen.mar")
+    server = start_with_cli(home)
+    try:
+        management = {
+            "conn_type": "http",
+            "host": "127.0.0.1",
+            "port": urlsplit(server.inference_url).port,
+            "password": server.keys().inference.get_secret_value(),
+            "extra": {
+                "management_url": server.management_url,
+                "management_token": server.keys().management.get_secret_value(),
+            },
+        }
+        code, log = dags_test(
+            airflow_env,
+            "soulsgen_pipeline",
+            {**TINY_RUN, "version": "v1", "deploy": True},
+            AIRFLOW_CONN_SOULSGEN_TORCHSERVE=json.dumps(management),
+        )
+        assert code == 0, log[-5000:]
+        versions = ManagementClient(server.management_url, server.keys().management).versions("soulsgen")
+        assert [entry["modelVersion"] for entry in versions] == ["v1"]  # deployed, older version retired
+        answer = TorchServeClient(server.inference_url, server.keys().inference).sentence(seed=1)
+        assert answer["text"].strip()
+    finally:
+        stop_server(home / "serve")
+    (home / "model-store" / "soulsgen.mar").unlink()
     assert published_files(home) == before
     assert open_store(home).latest("model") == "v1"
 

@@ -59,13 +59,10 @@ class TorchServeHook(BaseHook):
             inference, token=conn.password or "", model_name=conn.extra_dejson.get("model_name", "soulsgen")
         )
 
-    def deploy(self, mar_location: str) -> dict:
-        """Register a MAR with TorchServe and make it the default version."""
-        from soulsgen_lib.serving.manage import deploy_mar
-
+    def management(self) -> tuple[str, str]:
+        """The management API URL and its token."""
         _, management, conn = self._endpoints()
-        self.log.info("Deploying %s to %s", mar_location, management)
-        return deploy_mar(management, mar_location, token=conn.extra_dejson.get("management_token", ""))
+        return management, conn.extra_dejson.get("management_token", "")
 
     def test_connection(self) -> tuple[bool, str]:
         from soulsgen_lib.errors import SoulsgenError
