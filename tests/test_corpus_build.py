@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from fixtures_corpus import SAMPLE_DATA, write_table
 
 from soulsgen_lib.cli import main as soulsgen
-from soulsgen_lib.corpus import CORPUS_FILES, CorpusError, CorpusOptions, build_corpus
+from soulsgen_lib.corpus import CORPUS_FILES, MANIFEST, CorpusError, CorpusOptions, build_corpus
 
 
 def _rows(corpus):
@@ -189,3 +189,14 @@ def test_dialogue_with_menu_words_and_colons_is_kept(tmp_path):
     write_table(tmp_path / "game", "Conversation_", lines)
     build_corpus([tmp_path / "game"], tmp_path / "corpus")
     assert [row["sentence"] for row in _rows(tmp_path / "corpus")] == [text for _, text in lines]
+
+
+def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
+    built = {}
+    for workers in (1, 2):
+        out = tmp_path / f"workers-{workers}"
+        summary = build_corpus([SAMPLE_DATA / "ds1"], out, CorpusOptions(workers=workers, progress=False))
+        assert summary.workers == workers
+        built[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    assert built[1] == built[2]
+    assert set(built[1]) == {*CORPUS_FILES, MANIFEST}

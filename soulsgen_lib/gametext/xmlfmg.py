@@ -9,6 +9,7 @@ from lxml import etree
 from soulsgen_lib.gametext import FmgTable, GameTextError
 
 NULL_TEXT = "%null%"
+_READ_TAGS = ("text", "version", "bigendian", "filename")
 
 
 def table_name_of(path: Path) -> str:
@@ -23,20 +24,12 @@ def read_fmg_xml(path: Path) -> FmgTable:
     """Parse one exported table; elements are found by name and `%null%` becomes None.
 
     The parse streams (each element is freed once read), so memory follows the table, not the file's markup.
+    Only the elements read here raise events: lxml passes over the rest without calling back into Python.
     """
     table = FmgTable(name=table_name_of(path), entries=[], source=str(path))
-    seen_root = False
     try:
-        for event, element in etree.iterparse(
-            str(path), events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=True
-        ):
-            if not seen_root:
-                seen_root = True
-                if element.tag != "fmg":
-                    raise GameTextError(f"{path}: not an FMG export (root element <{element.tag}>, expected <fmg>)")
-                continue
-            if event != "end":
-                continue
+        elements = etree.iterparse(str(path), tag=_READ_TAGS, resolve_entities=False, no_network=True, huge_tree=True)
+        for _, element in elements:
             tag = element.tag
             if tag == "text":
                 raw_id = element.get("id")
@@ -57,8 +50,10 @@ def read_fmg_xml(path: Path) -> FmgTable:
         raise GameTextError(f"{path}:{line}: malformed XML: {error.msg}; fix or re-export the file") from None
     except OSError as error:
         raise GameTextError(f"{path}: cannot read: {error.strerror or error}") from None
-    if not seen_root:
+    if elements.root is None:
         raise GameTextError(f"{path}:1: malformed XML: the file is empty")
+    if elements.root.tag != "fmg":
+        raise GameTextError(f"{path}: not an FMG export (root element <{elements.root.tag}>, expected <fmg>)")
     return table
 
 
