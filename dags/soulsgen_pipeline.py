@@ -63,7 +63,8 @@ def soulsgen_pipeline():
     """Build a new SoulsGen model version from game text and publish it.
 
     extract & clean -> corpus + lexical report -> tokenizer -> train (local, or a GCE GPU VM) ->
-    evaluate -> publish corpus and model -> package the MAR -> publish it -> optionally deploy.
+    evaluate -> package the MAR -> publish corpus, model and MAR (the `latest` pointers move last) ->
+    optionally deploy to TorchServe.
     """
 
     @task
@@ -132,6 +133,7 @@ def soulsgen_pipeline():
             zone="{{ params.gce_zone }}",
             project_id="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['project'] }}",
             resource_id="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['instance_name'] }}",
+            retries=3,
         )
 
         @task
@@ -143,8 +145,15 @@ def soulsgen_pipeline():
             return fetch_remote_model_step(layout, Settings.load())
 
         # A teardown runs once its setup ran, whatever failed in between: a failed or timed-out
-        # run cannot leak a paid GPU VM; with the local backend both are skipped.
-        job >> create_vm >> wait_for_model >> fetch_model() >> delete_vm.as_teardown(setups=create_vm)
+        # run cannot leak a paid GPU VM (and a failed deletion fails the run); with the local
+        # backend both are skipped.
+        (
+            job
+            >> create_vm
+            >> wait_for_model
+            >> fetch_model()
+            >> delete_vm.as_teardown(setups=create_vm, on_failure_fail_dagrun=True)
+        )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def evaluate() -> dict:
@@ -154,27 +163,19 @@ def soulsgen_pipeline():
         return evaluate_step(layout, params["eval_sentences"])
 
     @task
-    def publish_version(scorecard: dict) -> dict:
-        from soulsgen_lib.pipeline import publish_step
-        from soulsgen_lib.settings import Settings
-
-        layout, _ = _layout()
-        return publish_step(layout, Settings.load(), kinds=("corpus", "model"))
-
-    @task
-    def package_mar(published: dict) -> str:
+    def package_mar(scorecard: dict) -> str:
         from soulsgen_lib.pipeline import package_step
 
         layout, _ = _layout()
         return package_step(layout)
 
     @task
-    def publish_mar(mar: str) -> dict:
+    def publish(mar: str) -> dict:
         from soulsgen_lib.pipeline import publish_step
         from soulsgen_lib.settings import Settings
 
         layout, _ = _layout()
-        return publish_step(layout, Settings.load(), kinds=("mar",))
+        return publish_step(layout, Settings.load())
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def deploy_requested(published: dict) -> bool:
@@ -197,8 +198,8 @@ def soulsgen_pipeline():
     choose_backend(tokenizer) >> trained
     scorecard = evaluate()
     trained >> scorecard
-    mar_published = publish_mar(package_mar(publish_version(scorecard)))
-    deploy_requested(mar_published) >> deploy(mar_published)
+    published = publish(package_mar(scorecard))
+    deploy_requested(published) >> deploy(published)
 
 
 soulsgen_pipeline()

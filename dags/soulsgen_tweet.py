@@ -17,7 +17,7 @@ TRANSIENT = ExceptionRetryPolicy(
     rules=[
         RetryRule(
             exception=[
-                "soulsgen_lib.serving.client.ServingError",
+                "soulsgen_lib.serving.client.ServingUnavailable",
                 "soulsgen_lib.posting.target.TargetUnavailable",
             ],
             action=RetryAction.RETRY,
@@ -74,7 +74,7 @@ def soulsgen_tweet():
         from soulsgen_lib.tweeting import post
 
         hook = XHook()
-        return post(sentence, hook.get_conn() if hook.has_credentials() else None)
+        return post(sentence, hook.get_conn() if hook.is_configured() else None)
 
     post(write_sentence(check_budget()))
 

@@ -1,4 +1,5 @@
-# The Airflow image of docker-compose.yaml: the pinned stack plus the project, Java for TorchServe's archiver.
+# The image of docker-compose.yaml's Airflow and TorchServe services: the pinned stack plus the project,
+# Java 17 for TorchServe and its archiver.
 FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless git \
     && rm -rf /var/lib/apt/lists/*
@@ -8,6 +9,9 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt psycopg2-binary==2.9.13
 COPY pyproject.toml README.md ./
 COPY soulsgen_lib ./soulsgen_lib
-RUN pip install --no-cache-dir --no-deps .
+COPY serve ./serve
+COPY docker/torchserve.properties ./docker/
+# Editable, so `soulsgen package` finds serve/handler.py beside the package, as in a checkout.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
 ENV AIRFLOW_HOME=/opt/airflow PYTHONUNBUFFERED=1
 WORKDIR /opt/airflow

@@ -17,8 +17,12 @@ _DIR_MODE = 0o777 & ~_UMASK
 
 
 @contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
+def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it replaces `target` in one rename.
+
+    The file gets `mode`, or the umask's usual mode; mkstemp creates it 0600, so a private file
+    (mode=0o600) is never readable by others, not even while it is being written.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -26,7 +30,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, _FILE_MODE if mode is None else mode)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ corrupting anything: each stage function writes atomically and replaces its own 
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -136,15 +137,15 @@ def evaluate_step(layout: RunLayout, sentences: int) -> dict[str, Any]:
 
 
 def gce_job_step(layout: RunLayout, settings: Settings, params: dict[str, Any]) -> dict[str, Any]:
-    """Publish the corpus to the bucket, clear old job markers, and render the training VM."""
-    from soulsgen_lib.cloud.gce import instance_body, label_value, render_startup_script, trainer_image
+    """Upload the corpus for the VM, clear old job markers, and render the training VM."""
+    from soulsgen_lib.cloud.gce import instance_body, instance_name, render_startup_script, trainer_image
     from soulsgen_lib.cloud.train_job import clear_markers
     from soulsgen_lib.storage import open_store, train_marker_prefix
 
     if not settings.bucket or not settings.gcp_project:
         raise PipelineError("the gce backend needs BUCKET (gs://...) and GCP_PROJECT")
     store = open_store(settings.bucket)
-    store.publish("corpus", layout.version, layout.corpus_dir, progress=False)
+    store.upload("corpus", layout.version, layout.corpus_dir, progress=False)  # `latest` moves at publish
     clear_markers(store, layout.version)  # an old _SUCCESS would fire the sensor at once
     script = render_startup_script(
         trainer_image(settings.container_reg, params["trainer_tag"]),
@@ -156,7 +157,7 @@ def gce_job_step(layout: RunLayout, settings: Settings, params: dict[str, Any]) 
         seed=params["seed"],
         overrides=params["model_overrides"] or None,
     )
-    name = label_value(f"soulsgen-train-{layout.version}")
+    name = instance_name(layout.version)
     body = instance_body(
         name,
         params["gce_zone"],
@@ -211,22 +212,34 @@ def mar_name(version: str) -> str:
 def deploy_step(layout: RunLayout, settings: Settings, management_url: str, token: str = "") -> dict[str, Any]:
     """Register this version's MAR with a running TorchServe and make it the default.
 
-    With a local store the MAR is already in `$SOULSGEN_HOME/model-store`, TorchServe's model store
-    (`soulsgen serve`, docker-compose), so it is named by file; otherwise TorchServe copies it from the run.
+    TorchServe's model store is `$SOULSGEN_HOME/model-store` (`soulsgen serve`, docker-compose),
+    where a local store has already published the MAR; with a bucket it is copied there first.
+    The server then registers it by file name, which also works across containers sharing the folder.
     """
+    from soulsgen_lib.atomic import atomic_path
     from soulsgen_lib.serving.manage import deploy_mar
 
-    local_mar = layout.model_store / mar_name(layout.version)
-    return deploy_mar(management_url, mar_name(layout.version) if not settings.bucket else local_mar, token)
+    served = settings.model_store_dir / mar_name(layout.version)
+    if not served.is_file():
+        with atomic_path(served) as tmp:
+            shutil.copyfile(layout.model_store / mar_name(layout.version), tmp)
+    return deploy_mar(management_url, served, token, model_store=settings.model_store_dir)
 
 
-def publish_step(layout: RunLayout, settings: Settings, kinds: tuple[str, ...]) -> dict[str, str]:
-    """Publish this version's artifacts to the store (BUCKET, else SOULSGEN_HOME); `latest` moves last."""
+def publish_step(layout: RunLayout, settings: Settings) -> dict[str, str]:
+    """Store the version's corpus, model and MAR (BUCKET, else SOULSGEN_HOME), then move the three `latest` pointers.
+
+    Every file is stored before any pointer moves, so a failure at any point leaves the previous
+    version in use everywhere; a rerun re-sends only what changed.
+    """
     from soulsgen_lib.storage import open_settings_store
 
     store = open_settings_store(settings)
     local = {"corpus": layout.corpus_dir, "model": layout.model_dir, "mar": layout.model_store}
-    return {kind: store.publish(kind, layout.version, local[kind], progress=False) for kind in kinds}
+    locations = {kind: store.upload(kind, layout.version, path, progress=False) for kind, path in local.items()}
+    for kind in local:
+        store.point_latest(kind, layout.version)
+    return locations
 
 
 def _small(summary: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from soulsgen_lib.atomic import atomic_path
 from soulsgen_lib.errors import SoulsgenError
 
 
@@ -115,6 +116,25 @@ class Settings:
             raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
         return cls(**values)
 
+    # Folders under `home`. The CLI's working folders live under `work/`, apart from the artifact
+    # store's own layout (corpus/<version>, models/soulsgen/<version>, ...), which they must never replace.
+    @property
+    def work_corpus_dir(self) -> Path:
+        return self.home / "work" / "corpus"
+
+    @property
+    def work_model_dir(self) -> Path:
+        return self.home / "work" / "model"
+
+    @property
+    def model_store_dir(self) -> Path:
+        """TorchServe's model store; the local artifact store publishes MARs into the same folder."""
+        return self.home / "model-store"
+
+    @property
+    def serve_dir(self) -> Path:
+        return self.home / "serve"
+
     def describe(self) -> list[tuple[str, str, str]]:
         """(env var, shown value, help) for each setting; secrets are masked."""
         rows = []
@@ -182,7 +202,5 @@ def update_env_file(path: Path, updates: Mapping[str, str]) -> None:
         if key in pending:
             lines[i] = f"{key}={pending.pop(key)}"
     lines += [f"{key}={value}" for key, value in pending.items()]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+    with atomic_path(path, mode=0o600) as tmp:  # private from the first byte: it holds tokens
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

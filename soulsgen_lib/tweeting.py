@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 from soulsgen_lib.posting.budget import Budget, budget_status
 from soulsgen_lib.posting.history import open_history
-from soulsgen_lib.posting.post import Sentence, pick_sentence, post_sentence
+from soulsgen_lib.posting.post import pick_sentence, post_sentence
+from soulsgen_lib.posting.sources import client_source, model_source
+from soulsgen_lib.posting.target import PreviewTarget
 from soulsgen_lib.settings import Settings
 
 if TYPE_CHECKING:
@@ -16,18 +18,6 @@ if TYPE_CHECKING:
     from soulsgen_lib.serving.client import TorchServeClient
 
 log = logging.getLogger(__name__)
-
-
-class _PreviewTarget:
-    """Stands in for X in a dry run: it is never asked to post."""
-
-    name = "dry-run"
-
-    def post(self, text: str) -> str:
-        raise AssertionError("a dry run never posts")
-
-    def whoami(self) -> str:
-        return "(dry run)"
 
 
 def budget_left(settings: Settings | None = None) -> dict:
@@ -61,15 +51,9 @@ def write_sentence(client: TorchServeClient | None, settings: Settings | None = 
     records = open_history(settings).records()
     if client is not None:
         log.info("Asking TorchServe at %s", client.endpoint)
-
-        def ask() -> Sentence:
-            answer = client.sentence()
-            return Sentence(answer["text"], answer.get("model_version"))
-
+        ask = client_source(client)
         source = "torchserve"
     else:
-        from soulsgen_lib.posting.sources import model_source
-
         model_dir = newest_local_model(settings)
         log.info("No TorchServe connection: generating with the local model %s", model_dir)
         ask = model_source(model_dir)
@@ -86,7 +70,7 @@ def post(sentence: dict, target: PostingTarget | None, settings: Settings | None
         log.warning("No X credentials (connection soulsgen_x): DRY RUN, nothing is posted")
     outcome = post_sentence(
         sentence["text"],
-        target or _PreviewTarget(),
+        target or PreviewTarget(),
         open_history(settings),
         Budget.from_settings(settings),
         model_version=sentence.get("model_version"),

@@ -1,5 +1,6 @@
 """docker-compose.yaml cannot run here (no Docker engine): check its shape instead."""
 
+import json
 from pathlib import Path
 
 import yaml
@@ -37,7 +38,10 @@ def test_airflow_services_share_the_project_image_env_and_volumes():
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
         assert "@postgres/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         assert env["SOULSGEN_HOME"] == "/opt/soulsgen/artifacts"
-        assert env["AIRFLOW_CONN_SOULSGEN_TORCHSERVE"] == "http://torchserve:8080"
+        torchserve = json.loads(env["AIRFLOW_CONN_SOULSGEN_TORCHSERVE"])
+        assert (torchserve["host"], torchserve["port"]) == ("torchserve", 8080)
+        assert torchserve["extra"]["management_url"] == "http://torchserve:8081"
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
         assert {"path": ".env", "required": False} in service["env_file"]
         mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in service["volumes"]}
         assert mounts["/opt/airflow/dags"] == "./dags"
@@ -52,10 +56,15 @@ def test_airflow_services_share_the_project_image_env_and_volumes():
 def test_torchserve_serves_the_pipeline_model_store():
     compose = load_compose()
     torchserve = compose["services"]["torchserve"]
-    assert torchserve["image"].startswith("pytorch/torchserve:0.12")
-    assert "/artifacts/model-store" in torchserve["command"]
-    assert "artifacts:/artifacts:ro" in torchserve["volumes"]
-    config_mount = next(v for v in torchserve["volumes"] if v.endswith("config.properties:ro"))
-    assert (ROOT / config_mount.split(":")[0]).is_file()
+    # The project image: it carries Java, TorchServe and everything the handler imports (tokenizers).
+    assert torchserve["image"] == "soulsgen-airflow:latest"
+    command = torchserve["command"][-1]
+    assert "--model-store /opt/soulsgen/artifacts/model-store" in command
+    assert "--ts-config /opt/soulsgen/docker/torchserve.properties" in command
+    assert "artifacts:/opt/soulsgen/artifacts" in torchserve["volumes"]
+    dockerfile = (ROOT / "docker" / "airflow.Dockerfile").read_text()
+    assert "COPY docker/torchserve.properties ./docker/" in dockerfile
+    assert "COPY serve ./serve" in dockerfile  # `soulsgen package` needs serve/handler.py
+    assert "openjdk-17" in dockerfile
     assert all(port.startswith("127.0.0.1:") for port in torchserve["ports"])
     assert set(compose["volumes"]) == {"postgres-db", "artifacts"}

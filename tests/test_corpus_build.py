@@ -200,3 +200,23 @@ def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
         built[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
     assert built[1] == built[2]
     assert set(built[1]) == {*CORPUS_FILES, MANIFEST}
+
+
+def test_build_refuses_to_replace_a_folder_of_published_versions(tiny_game_text, tmp_path):
+    store_corpus = tmp_path / "home" / "corpus"
+    (store_corpus / "v1").mkdir(parents=True)
+    (store_corpus / "v1" / "train.txt").write_text("Kept.\n")
+    (store_corpus / "latest").write_text("v1\n")
+    with pytest.raises(CorpusError, match="published corpus versions"):
+        build_corpus([tiny_game_text], store_corpus)
+    assert (store_corpus / "v1" / "train.txt").read_text() == "Kept.\n"
+
+
+def test_cli_default_output_is_a_work_folder_apart_from_the_store(tiny_game_text, tmp_path):
+    home = tmp_path / "home"
+    result = CliRunner().invoke(
+        soulsgen, ["corpus", "build", str(tiny_game_text), "--quiet"], env={"SOULSGEN_HOME": str(home)}
+    )
+    assert result.exit_code == 0, result.output
+    assert (home / "work" / "corpus" / "train.txt").is_file()
+    assert not (home / "corpus").exists()

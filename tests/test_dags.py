@@ -49,10 +49,9 @@ def test_pipeline_graph(dagbag):
         ("train_on_gce.fetch_model", "train_on_gce.delete_vm"),
         ("train_local", "evaluate"),
         ("train_on_gce.fetch_model", "evaluate"),
-        ("evaluate", "publish_version"),
-        ("publish_version", "package_mar"),
-        ("package_mar", "publish_mar"),
-        ("publish_mar", "deploy_requested"),
+        ("evaluate", "package_mar"),
+        ("package_mar", "publish"),
+        ("publish", "deploy_requested"),
         ("deploy_requested", "deploy"),
     }
     edges = {(task.task_id, down) for task in dag.tasks for down in task.downstream_task_ids}
@@ -69,6 +68,7 @@ def test_gpu_vm_is_always_deleted(dagbag):
     sensor = dag.get_task("train_on_gce.wait_for_model")
     assert create_vm.is_setup and delete_vm.is_teardown
     assert delete_vm.trigger_rule == "all_done_setup_success"
+    assert delete_vm.on_failure_fail_dagrun and delete_vm.retries == 3
     assert "train_on_gce.create_vm" in delete_vm.upstream_task_ids
     assert sensor.deferrable is True
     assert dag.get_task("evaluate").trigger_rule == "none_failed_min_one_success"
@@ -84,6 +84,10 @@ def test_tweet_dag_schedule_and_retries(dagbag):
     assert post.retries == 3 and post.retry_exponential_backoff
     policy = post.retry_policy
     from soulsgen_lib.posting.target import CredentialsRejected, TargetUnavailable
+    from soulsgen_lib.serving.client import ServingError, ServingUnavailable
 
     assert policy.evaluate(TargetUnavailable("x down"), 1, 4).action.value == "retry"
     assert policy.evaluate(CredentialsRejected("bad keys"), 1, 4).action.value == "fail"
+    writer = dag.get_task("write_sentence").retry_policy
+    assert writer.evaluate(ServingUnavailable("503"), 1, 4).action.value == "retry"
+    assert writer.evaluate(ServingError("401 bad token"), 1, 4).action.value == "fail"

@@ -1,11 +1,13 @@
 """The pipeline's step functions that talk to the bucket, against the GCS emulator."""
 
 import json
+import re
 import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
+from soulsgen_lib.cloud.gce import instance_name
 from soulsgen_lib.cloud.train_job import TrainJobFailed
 from soulsgen_lib.pipeline import (
     PipelineError,
@@ -16,7 +18,7 @@ from soulsgen_lib.pipeline import (
     version_for_run,
 )
 from soulsgen_lib.settings import Settings
-from soulsgen_lib.storage import open_store, train_marker_key, version_key
+from soulsgen_lib.storage import StorageError, open_store, train_marker_key, version_key
 
 GCE_PARAMS = {
     "preset": "seed",
@@ -60,13 +62,13 @@ def test_gce_job_publishes_corpus_and_renders_the_vm(layout, gcs_bucket):
     job = gce_job_step(layout, settings, GCE_PARAMS)
 
     assert not store.exists(train_marker_key(layout.version, succeeded=True))
-    assert store.latest("corpus") == layout.version
+    assert store.latest("corpus") is None  # the pointer moves only when the whole version is published
     assert store.read_text(f"{version_key('corpus', layout.version)}/train.txt") == "The ash falls on the quiet keep.\n"
     assert job["project"] == "proj"
     assert job["bucket"] == gcs_bucket.removeprefix("gs://")
     assert job["marker_prefix"] == f"prod/jobs/train/{layout.version}/"
     body = job["instance_body"]
-    assert body["name"] == job["instance_name"] == "soulsgen-train-20261128t060000z"
+    assert body["name"] == job["instance_name"] == instance_name(layout.version)
     assert body["machine_type"] == "zones/europe-west4-a/machineTypes/g2-standard-8"
     assert body["guest_accelerators"] == [
         {"accelerator_type": "zones/europe-west4-a/acceleratorTypes/nvidia-l4", "accelerator_count": 1}
@@ -114,10 +116,28 @@ def test_fetch_remote_model_downloads_the_trained_folder(layout, gcs_bucket, tmp
     assert store.latest("model") is None  # only the pipeline's publish step moves the pointer
 
 
-def test_publish_moves_latest_only_for_what_it_published(layout, tmp_path):
+def test_instance_names_are_valid_and_distinct():
+    pattern = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+    names = [instance_name(version) for version in ("v1.0", "v1_0", "v1-0", "20261128T060000Z", "A" * 120, "__")]
+    assert all(pattern.fullmatch(name) and len(name) <= 63 for name in names)
+    assert len(set(names)) == len(names)
+    assert instance_name("v1.0") == instance_name("v1.0")
+
+
+def test_publish_stores_everything_then_moves_the_pointers(layout, tmp_path):
+    layout.model_dir.mkdir()
+    (layout.model_dir / "model.pt").write_bytes(b"weights")
+    layout.model_store.mkdir()
+    (layout.model_store / "soulsgen-20261128T060000Z.mar").write_bytes(b"archive")
     settings = Settings.load(env_file=None, environ={}, home=str(tmp_path / "store"))
-    published = publish_step(layout, settings, kinds=("corpus",))
     store = open_store(tmp_path / "store")
-    assert published == {"corpus": store.location(version_key("corpus", layout.version))}
-    assert store.latest("corpus") == layout.version
-    assert store.latest("model") is None
+    store.write_bytes("model-store", b"a file where the MAR folder should be")
+
+    with pytest.raises(StorageError):
+        publish_step(layout, settings)
+    assert [store.latest(kind) for kind in ("corpus", "model", "mar")] == [None, None, None]
+
+    store.delete("model-store")
+    published = publish_step(layout, settings)
+    assert [store.latest(kind) for kind in ("corpus", "model", "mar")] == [layout.version] * 3
+    assert published["mar"] == store.location(version_key("mar", layout.version))

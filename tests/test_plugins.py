@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from soulsgen_airflow.hooks import TorchServeHook, XHook
+
+from soulsgen_lib.posting.target import CredentialsRejected
 
 
 def set_connection(monkeypatch, conn_id: str, conn: dict) -> None:
@@ -57,14 +60,14 @@ def test_missing_connections_mean_fallbacks(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_SOULSGEN_TORCHSERVE", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SOULSGEN_X", raising=False)
     assert not TorchServeHook().is_configured()
-    assert not XHook().has_credentials()
+    assert not XHook().is_configured()
 
 
 def test_x_hook_checks_credentials_without_logging_them(monkeypatch, caplog, x_api, x_credentials):
     caplog.set_level(logging.DEBUG)
     set_connection(monkeypatch, "soulsgen_x", x_connection(x_credentials, x_api.base_url))
     hook = XHook()
-    assert hook.has_credentials()
+    assert hook.is_configured()
     assert hook.test_connection() == (True, "Authorised as @soulsgen_bot")
 
     set_connection(monkeypatch, "soulsgen_x", x_connection(x_credentials, x_api.base_url, token_secret="wrong"))
@@ -76,9 +79,23 @@ def test_x_hook_checks_credentials_without_logging_them(monkeypatch, caplog, x_a
         assert secret not in message
 
 
-@pytest.mark.parametrize("missing", ["login", "password"])
-def test_x_hook_needs_all_four_credentials(monkeypatch, x_credentials, missing):
+@pytest.mark.parametrize(
+    ("field", "named"),
+    [
+        ("login", "login (consumer key)"),
+        ("password", "password (consumer secret)"),
+        ("access_token", "extra access_token"),
+        ("token_secret", "extra token_secret"),
+    ],
+)
+def test_incomplete_x_connection_is_an_error_not_a_dry_run(monkeypatch, x_credentials, field, named):
     conn = x_connection(x_credentials, "http://127.0.0.1:9")
-    conn[missing] = ""
+    if field in conn:
+        conn[field] = ""
+    else:
+        conn["extra"][field] = ""
     set_connection(monkeypatch, "soulsgen_x", conn)
-    assert not XHook().has_credentials()
+    hook = XHook()
+    assert hook.is_configured()
+    with pytest.raises(CredentialsRejected, match=f"^connection soulsgen_x lacks {re.escape(named)}$"):
+        hook.get_conn()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fixtures_posting import FAST_RETRY
@@ -17,7 +18,6 @@ from soulsgen_lib.posting.history import (
     POSTED,
     RATE_LIMITED,
     UNKNOWN,
-    LocalHistory,
     PostRecord,
     StoreHistory,
     open_history,
@@ -37,6 +37,7 @@ from soulsgen_lib.posting.target import (
 )
 from soulsgen_lib.posting.x import PinFlow, RetryPolicy, XTarget
 from soulsgen_lib.settings import Settings
+from soulsgen_lib.storage import open_store
 
 LINE = "The bell tolls twice for the hollow knight of the drowned keep."
 OTHER = "Ash gathers where the candle of the old watcher burned out."
@@ -71,8 +72,8 @@ def target(x_api, x_credentials) -> XTarget:
 
 
 @pytest.fixture
-def history(tmp_path) -> LocalHistory:
-    return LocalHistory(tmp_path / "posted" / "history.jsonl")
+def history(tmp_path) -> StoreHistory:
+    return StoreHistory(open_store(tmp_path))
 
 
 def test_post_creates_the_tweet_and_records_it(x_api, target, history):
@@ -334,7 +335,7 @@ def test_failing_sentences_are_replaced_a_bounded_number_of_times():
 
 def test_damaged_history_line_is_an_error_naming_the_line(history):
     history.append(PostRecord(datetime.now(UTC), "x", OTHER, POSTED, "1"))
-    with history.path.open("a") as handle:
+    with Path(history.location).open("a") as handle:
         handle.write("{not json\n")
 
     with pytest.raises(PostingError, match=r"history\.jsonl:2"):
@@ -388,7 +389,9 @@ def test_no_secret_reaches_logs_errors_or_output(x_api, x_credentials, history, 
 
     secrets = [*x_credentials.values(), *issued]
     captured = capsys.readouterr()
-    seen = "\n".join([caplog.text, captured.out, captured.err, *errors, repr(target), history.path.read_text()])
+    seen = "\n".join(
+        [caplog.text, captured.out, captured.err, *errors, repr(target), Path(history.location).read_text()]
+    )
     assert "Making API request" in caplog.text  # debug logging really was on
     assert [secret for secret in secrets if secret in seen] == []
 

@@ -7,6 +7,7 @@ stopping happen on a server of their own (`private_torchserve`).
 from __future__ import annotations
 
 import json
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,7 +151,20 @@ def test_deploy_makes_a_new_version_the_default_then_stop_ends_everything(
     assert client_for(info).sentence()["model_version"] == "v2"
     manager = ManagementClient(info.management_url, info.keys().management)
     assert [entry["modelVersion"] for entry in manager.versions("soulsgen")] == ["v2"]
-    assert again.exit_code == 1 and "already registered" in again.output
+    assert again.exit_code == 0, again.output  # a rerun only keeps v2 the default
+    assert "v2 is now the default" in again.output and "Unregistered" not in again.output
+
+    # A MAR already in the server's model store (as the pipeline publishes it) is registered by name.
+    rebuilt = runner.invoke(
+        main, ["package", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--version", "v3"]
+    )
+    assert rebuilt.exit_code == 0, rebuilt.output
+    in_store = home / "model-store" / "soulsgen-v3.mar"
+    shutil.copyfile(tmp_path / "soulsgen.mar", in_store)
+    from_store = runner.invoke(main, ["serve", "deploy", str(in_store), "--home", str(home)])
+    assert from_store.exit_code == 0, from_store.output
+    assert [entry["modelVersion"] for entry in manager.versions("soulsgen")] == ["v3"]
+    assert client_for(info).sentence()["model_version"] == "v3"
 
     stopped = runner.invoke(main, ["serve", "--stop", "--home", str(home)])
 

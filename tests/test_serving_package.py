@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from soulsgen_lib.cli import main
 from soulsgen_lib.model import MODEL_FILES
-from soulsgen_lib.serving.client import ServingError, TorchServeClient
+from soulsgen_lib.serving.client import ServingError, ServingUnavailable, TorchServeClient
 from soulsgen_lib.serving.manage import read_mar_manifest
 from soulsgen_lib.serving.package import PackageOptions, package_model
 from soulsgen_lib.serving.server import ServeOptions, config_properties
@@ -83,7 +83,7 @@ def test_client_names_an_unreachable_endpoint(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     client = TorchServeClient(f"http://127.0.0.1:{port}", token="secret-token-value", timeout=5)
 
-    with pytest.raises(ServingError, match=f"cannot reach TorchServe at http://127.0.0.1:{port}") as caught:
+    with pytest.raises(ServingUnavailable, match=f"cannot reach TorchServe at http://127.0.0.1:{port}") as caught:
         client.sentence()
     assert "secret-token-value" not in str(caught.value) + repr(client)
 

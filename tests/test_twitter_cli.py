@@ -127,6 +127,17 @@ def test_post_dry_run_sends_nothing(twitter_env, x_api):
     assert history_lines(twitter_env) == []
 
 
+def test_post_dry_run_needs_no_credentials(twitter_env, x_api, monkeypatch):
+    for name in ("TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET", "TWITTER_ACCESS_TOKEN", "TWITTER_TOKEN_SECRET"):
+        monkeypatch.delenv(name)
+    result = run("post", "--text", LINE, "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert f"Would post: {LINE}" in result.output
+    assert x_api.requests == []
+    assert history_lines(twitter_env) == []
+
+
 def test_post_retries_503_then_succeeds(twitter_env, x_api):
     x_api.plan(Planned(503))
 

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$PWD/.airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$PWD/dags}"
+export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$PWD/plugins}"
+export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export SOULSGEN_HOME="${SOULSGEN_HOME:-$PWD/artifacts}"
 export DATASOURCE_DIR="${DATASOURCE_DIR:-$PWD/sample_data}"
 DEMO_PRESET="${DEMO_PRESET:-small}"

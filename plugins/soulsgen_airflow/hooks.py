@@ -86,24 +86,28 @@ class XHook(BaseHook):
         super().__init__()
         self.x_conn_id = x_conn_id
 
-    def has_credentials(self) -> bool:
-        conn = _connection_or_none(self.x_conn_id)
-        if conn is None:
-            return False
-        extra = conn.extra_dejson
-        return all((conn.login, conn.password, extra.get("access_token"), extra.get("token_secret")))
+    def is_configured(self) -> bool:
+        """Whether the connection exists; without it the tweet DAG runs as a dry run."""
+        return _connection_or_none(self.x_conn_id) is not None
 
     def get_conn(self) -> PostingTarget:
+        """The X target; an incomplete connection is an error (never a silent dry run)."""
+        from soulsgen_lib.posting.target import CredentialsRejected
         from soulsgen_lib.posting.x import XTarget
 
         conn = self.get_connection(self.x_conn_id)
         extra = conn.extra_dejson
+        fields = {
+            "login (consumer key)": conn.login,
+            "password (consumer secret)": conn.password,
+            "extra access_token": extra.get("access_token"),
+            "extra token_secret": extra.get("token_secret"),
+        }
+        missing = [name for name, value in fields.items() if not value]
+        if missing:
+            raise CredentialsRejected(f"connection {self.x_conn_id} lacks {', '.join(missing)}")
         return XTarget.from_credentials(
-            conn.login or "",
-            conn.password or "",
-            extra.get("access_token", ""),
-            extra.get("token_secret", ""),
-            extra.get("base_url", ""),
+            conn.login, conn.password, extra["access_token"], extra["token_secret"], extra.get("base_url", "")
         )
 
     def test_connection(self) -> tuple[bool, str]:

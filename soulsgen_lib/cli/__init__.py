@@ -8,10 +8,19 @@ from soulsgen_lib import __version__
 from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup
 
 COMMANDS_BY_SECTION: dict[str, dict[str, str]] = {
-    "Data commands": {},
-    "Model commands": {},
-    "Serving commands": {},
-    "Storage commands": {},
+    "Data commands": {"corpus": "soulsgen_lib.cli.corpus:corpus"},
+    "Model commands": {
+        "tokenizer": "soulsgen_lib.cli.model:tokenizer",
+        "train": "soulsgen_lib.cli.model:train",
+        "generate": "soulsgen_lib.cli.model:generate",
+        "evaluate": "soulsgen_lib.cli.model:evaluate",
+    },
+    "Serving commands": {
+        "package": "soulsgen_lib.cli.serving:package",
+        "serve": "soulsgen_lib.cli.serving:serve",
+        "ask": "soulsgen_lib.cli.serving:ask",
+    },
+    "Storage commands": {"upload": "soulsgen_lib.cli.storage:upload", "download": "soulsgen_lib.cli.storage:download"},
     "Settings commands": {"config": "soulsgen_lib.cli.config:config"},
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -70,6 +71,14 @@ def setting_option(setting: str, *param_decls: str, **kwargs: Any) -> Any:
     kwargs["help"] = f"{kwargs.get('help', '')} [env: {env}]".strip()
     kwargs.setdefault("default", None)
     return click.option(*param_decls, setting, **kwargs)
+
+
+home_option = setting_option("home", "--home", type=click.Path(path_type=Path), help="Local artifact root.")
+
+
+def artifact_folder(value: Path | None, home: Path | None, folder: str) -> Path:
+    """`value` when given, else the Settings folder named `folder` (e.g. `work_model_dir`) under the home."""
+    return value if value is not None else getattr(load_settings(home=home), folder)
 
 
 def load_settings(**overrides: Any) -> Settings:

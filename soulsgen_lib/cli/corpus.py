@@ -28,7 +28,7 @@ def corpus() -> None:
     "out_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Corpus folder to write (replaced atomically). [default: $SOULSGEN_HOME/corpus]",
+    help="Corpus folder to write (replaced atomically). [default: $SOULSGEN_HOME/work/corpus]",
 )
 @click.option(
     "--test-fraction",
@@ -89,7 +89,7 @@ def build(
     paths = list(sources) or ([settings.datasource_dir] if settings.datasource_dir else [])
     if not paths:
         raise CorpusError("no game text given: pass SOURCES or set DATASOURCE_DIR (e.g. DATASOURCE_DIR=sample_data)")
-    out_dir = out_dir or settings.home / "corpus"
+    out_dir = out_dir or settings.work_corpus_dir
     options = CorpusOptions(
         include_tables=include_tables,
         test_fraction=test_fraction,

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import click
 
-from soulsgen_lib.cli.common import load_settings, setting_option
-
-home_option = setting_option("home", "--home", type=click.Path(path_type=Path), help="Local artifact root.")
+from soulsgen_lib.cli.common import artifact_folder, home_option, load_settings, setting_option
 
 
 def _serve_dir(home: Path | None) -> Path:
-    return load_settings(home=home).home / "serve"
-
-
-def _folder(value: Path | None, home: Path | None, name: str) -> Path:
-    return value if value is not None else load_settings(home=home).home / name
+    return load_settings(home=home).serve_dir
 
 
 @click.command()
@@ -25,7 +19,7 @@ def _folder(value: Path | None, home: Path | None, name: str) -> Path:
     "model_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/model).",
+    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
 @click.option(
     "--out",
@@ -79,7 +73,12 @@ def package(
         response_timeout_s=response_timeout,
         torch_threads=torch_threads,
     )
-    mar = package_model(_folder(model_dir, home, "model"), _folder(model_store, home, "model-store"), version, options)
+    mar = package_model(
+        artifact_folder(model_dir, home, "work_model_dir"),
+        artifact_folder(model_store, home, "model_store_dir"),
+        version,
+        options,
+    )
     click.echo(f"Wrote {mar}")
 
 
@@ -122,7 +121,7 @@ def serve(
         return
     options = ServeOptions(base_port=base_port, startup_timeout=startup_timeout)
     click.echo(f"Starting TorchServe (logs in {serve_dir / 'logs'})...", err=True)
-    info = start_server(serve_dir, _folder(model_store, home, "model-store"), options)
+    info = start_server(serve_dir, artifact_folder(model_store, home, "model_store_dir"), options)
     click.echo(f"TorchServe is ready (pid {info.pid}).")
     click.echo(f"  predictions: {info.inference_url}/predictions/{info.model_name}")
     click.echo(f"  management:  {info.management_url}")
@@ -139,8 +138,9 @@ def serve(
 def deploy(mar: Path, keep_previous: bool, workers: int, home: Path | None) -> None:
     """Register MAR as a new version of the running model and make it the default.
 
-    TorchServe copies the archive into its model store as soulsgen-<version>.mar; requests go
-    to the old version until the new one's workers are ready.
+    A MAR already in the server's model store is registered by name; any other is copied there as
+    soulsgen-<version>.mar. Deploying a registered version again only makes it the default.
+    Requests go to the old version until the new one's workers are ready.
     """
     from soulsgen_lib.serving.client import ServingError
     from soulsgen_lib.serving.manage import deploy_mar
@@ -151,7 +151,15 @@ def deploy(mar: Path, keep_previous: bool, workers: int, home: Path | None) -> N
     if info is None:
         raise ServingError(f"no TorchServe runs from {serve_dir}: start it with `soulsgen serve`")
     keys = info.keys()
-    deployment = deploy_mar(info.management_url, mar, keys.management, info.model_name, workers, not keep_previous)
+    deployment = deploy_mar(
+        info.management_url,
+        mar,
+        keys.management,
+        info.model_name,
+        workers,
+        not keep_previous,
+        model_store=Path(info.model_store),
+    )
     click.echo(f"{deployment['model_name']} {deployment['version']} is now the default.")
     if deployment["retired"]:
         click.echo(f"Unregistered: {', '.join(deployment['retired'])}")
@@ -186,7 +194,7 @@ def ask(
 
     settings = load_settings(torchserve_endpoint=torchserve_endpoint, home=home)
     endpoint, token = settings.torchserve_endpoint, settings.torchserve_token
-    local = running_server(settings.home / "serve")
+    local = running_server(settings.serve_dir)
     if not endpoint:
         if local is None:
             raise ServingError("no endpoint: pass --endpoint, set TORCHSERVE_ENDPOINT or start `soulsgen serve`")

@@ -8,6 +8,7 @@ is the bash the VM runs at boot: pull the trainer image, run `soulsgen_lib.cloud
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -91,6 +92,17 @@ def render_startup_script(
     for name, value in values.items():
         script = script.replace(f"@{name}@", value)
     return script
+
+
+def instance_name(version: str) -> str:
+    """A Compute Engine instance name for `version`'s training VM: `[a-z]([-a-z0-9]*[a-z0-9])?`, ≤ 63 characters.
+
+    Versions that differ only in characters a name cannot hold (`v1.0`, `v1_0`) still get distinct
+    names through a short hash of the version itself.
+    """
+    digest = hashlib.sha256(version.encode("utf-8")).hexdigest()[:8]
+    readable = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")[:38].strip("-")
+    return f"soulsgen-train-{readable}-{digest}" if readable else f"soulsgen-train-{digest}"
 
 
 def label_value(text: str) -> str:

@@ -128,6 +128,10 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
     options = options or CorpusOptions()
     if not 0.0 <= options.test_fraction < 1.0:
         raise CorpusError(f"test fraction must be in [0, 1), got {options.test_fraction}")
+    if (Path(out_dir) / "latest").is_file():
+        raise CorpusError(
+            f"{out_dir} holds published corpus versions (it has a `latest` pointer): write the corpus elsewhere"
+        )
     files, ignored = discover([Path(p) for p in sources])
     if not files:
         raise CorpusError(

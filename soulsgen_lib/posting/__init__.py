@@ -13,7 +13,7 @@ only when a target is built, so `twitter --help` and DAG parsing stay fast.
 from typing import Any
 
 from soulsgen_lib.posting.budget import Budget, BudgetStatus, budget_status
-from soulsgen_lib.posting.history import LocalHistory, PostingHistory, PostRecord, StoreHistory, open_history
+from soulsgen_lib.posting.history import PostingHistory, PostRecord, StoreHistory, open_history
 from soulsgen_lib.posting.post import PostOutcome, Sentence, pick_sentence, post_next, post_sentence, sentence_problem
 from soulsgen_lib.posting.target import (
     BUDGET_SPENT_EXIT_CODE,
@@ -35,7 +35,6 @@ __all__ = [
     "BudgetStatus",
     "CredentialsRejected",
     "DuplicateContent",
-    "LocalHistory",
     "OutcomeUnknown",
     "PinFlow",
     "PostOutcome",

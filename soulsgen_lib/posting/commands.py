@@ -152,6 +152,7 @@ def post(
     from soulsgen_lib.posting.history import open_history
     from soulsgen_lib.posting.post import ensure_budget, post_next
     from soulsgen_lib.posting.sources import endpoint_source, model_source, text_source
+    from soulsgen_lib.posting.target import PreviewTarget
     from soulsgen_lib.posting.x import RetryPolicy, XTarget
 
     sources = (("--text", text), ("--endpoint", torchserve_endpoint), ("--model", model_dir))
@@ -167,7 +168,7 @@ def post(
     if not chosen and not settings.torchserve_endpoint:
         raise click.UsageError("give --text, --endpoint or --model (or set TORCHSERVE_ENDPOINT)")
     retry = RetryPolicy(attempts=attempts, backoff_s=retry_delay, rate_limit_max_wait_s=max_wait)
-    target = XTarget.from_settings(settings, retry)
+    target = PreviewTarget() if dry_run else XTarget.from_settings(settings, retry)
     history = open_history(settings)
     budget = Budget.from_settings(settings)
     ensure_budget(history.records(), budget)  # before loading a model or calling TorchServe

@@ -9,20 +9,18 @@ bucket when `BUCKET` is set.
 from __future__ import annotations
 
 import json
-import os
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from soulsgen_lib.posting.target import PostingError
 from soulsgen_lib.settings import Settings
+from soulsgen_lib.storage.layout import HISTORY_KEY
 
 if TYPE_CHECKING:
     from soulsgen_lib.storage import ArtifactStore
 
-HISTORY_KEY = "posted/history.jsonl"
 
 POSTED = "posted"
 UNKNOWN = "unknown"  # sent, but no answer: the post may exist
@@ -87,29 +85,8 @@ def parse_history(text: str, location: str) -> list[PostRecord]:
     return records
 
 
-class LocalHistory:
-    """The history as a local JSONL file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.location = str(self.path)
-
-    def records(self) -> list[PostRecord]:
-        if not self.path.exists():
-            return []
-        return parse_history(self.path.read_text(encoding="utf-8"), self.location)
-
-    def append(self, record: PostRecord) -> None:
-        # A single write of one whole line in append mode: a crash leaves earlier lines intact.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(record.to_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-
 class StoreHistory:
-    """The history as one object of an artifact store (`soulsgen_lib.storage`), e.g. in a bucket."""
+    """The history as one object of an artifact store (`soulsgen_lib.storage`): a local file or a bucket object."""
 
     def __init__(self, store: ArtifactStore, key: str = HISTORY_KEY) -> None:
         self.store = store
@@ -127,11 +104,9 @@ class StoreHistory:
 
 def open_history(settings: Settings) -> PostingHistory:
     """The bucket's history when `BUCKET` is set, else `<SOULSGEN_HOME>/posted/history.jsonl`."""
-    if settings.bucket:
-        from soulsgen_lib.storage import open_store
+    from soulsgen_lib.storage import open_settings_store
 
-        return StoreHistory(open_store(settings.bucket))
-    return LocalHistory(settings.home / HISTORY_KEY)
+    return StoreHistory(open_settings_store(settings))
 
 
 def normalized(text: str) -> str:

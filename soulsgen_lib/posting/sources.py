@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from soulsgen_lib.posting.post import Sentence, SentenceSource
 from soulsgen_lib.settings import Secret
+
+if TYPE_CHECKING:
+    from soulsgen_lib.serving.client import TorchServeClient
 
 
 def text_source(text: str) -> SentenceSource:
@@ -17,7 +21,11 @@ def endpoint_source(endpoint: str, token: Secret | str = "") -> SentenceSource:
     """One sentence per ask from TorchServe's SoulsGen model."""
     from soulsgen_lib.serving.client import TorchServeClient
 
-    client = TorchServeClient(endpoint, token=token)
+    return client_source(TorchServeClient(endpoint, token=token))
+
+
+def client_source(client: TorchServeClient) -> SentenceSource:
+    """One sentence per ask through an existing TorchServe client (e.g. built by an Airflow hook)."""
 
     def ask() -> Sentence:
         answer = client.sentence()

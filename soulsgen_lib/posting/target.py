@@ -63,3 +63,15 @@ class PostingTarget(Protocol):
     def whoami(self) -> str:
         """The handle of the account the credentials act for."""
         ...
+
+
+class PreviewTarget:
+    """Stands in for a network in a dry run: it needs no credentials and is never asked to post."""
+
+    name = "dry-run"
+
+    def post(self, text: str) -> str:
+        raise PostingError("a dry run never posts")
+
+    def whoami(self) -> str:
+        return "(dry run)"

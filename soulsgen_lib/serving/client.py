@@ -16,6 +16,10 @@ class ServingError(SoulsgenError):
     """TorchServe is unreachable, unhealthy, or answered an error."""
 
 
+class ServingUnavailable(ServingError):
+    """TorchServe is unreachable, timed out or answered 5xx: a later try may succeed."""
+
+
 class TorchServeClient:
     """Talks to TorchServe's inference API: health check and one sentence per call."""
 
@@ -65,7 +69,8 @@ class TorchServeClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = self._send(method, path, **kwargs)
         if response.status_code >= 400:
-            raise ServingError(describe_error(response, self.endpoint, INFERENCE_TOKEN_HINT))
+            error = ServingUnavailable if response.status_code >= 500 else ServingError
+            raise error(describe_error(response, self.endpoint, INFERENCE_TOKEN_HINT))
         return response
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -74,9 +79,11 @@ class TorchServeClient:
         try:
             response = self._session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.Timeout:
-            raise ServingError(f"TorchServe at {self.endpoint} did not answer within {self.timeout:g} s") from None
+            raise ServingUnavailable(
+                f"TorchServe at {self.endpoint} did not answer within {self.timeout:g} s"
+            ) from None
         except requests.RequestException as error:
-            raise ServingError(
+            raise ServingUnavailable(
                 f"cannot reach TorchServe at {self.endpoint} ({type(error).__name__}): is it running? "
                 "Start it with `soulsgen serve` or check TORCHSERVE_ENDPOINT"
             ) from None

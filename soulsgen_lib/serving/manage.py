@@ -100,15 +100,18 @@ def deploy_mar(
     workers: int = 1,
     retire_previous: bool = True,
     timeout: float = 300.0,
+    model_store: Path | None = None,
 ) -> dict[str, Any]:
-    """Register a new model version, make it the default, then unregister the older versions.
+    """Register a model version (unless it already is), make it the default, then unregister the older versions.
 
     Returns {"model_name", "version" (now the default), "retired" (versions unregistered)}: small
-    enough for an Airflow XCom.
+    enough for an Airflow XCom. Deploying a version that is already registered only makes it the
+    default, so a rerun is harmless.
 
     `mar` is a file name in the server's model store, an http(s):// or file:// URL, or a local
-    path: TorchServe copies that into its model store as `<model>-<version>.mar` (the server must
-    see the same file system). Requests keep going to the old default until the new version's
+    path. A local path inside `model_store` (the server's own) is registered by file name; any
+    other is handed to TorchServe as a copy named `<model>-<version>.mar` (the server must see
+    the same file system). Requests keep going to the old default until the new version's
     workers are ready.
     """
     manager = ManagementClient(management_url, token)
@@ -117,24 +120,24 @@ def deploy_mar(
         mar_path = Path(mar)
         version = read_mar_manifest(mar_path)["modelVersion"]
         if version in before:
-            raise ServingError(
-                f"{mar_path}: version {version} of {model_name!r} is already registered at {management_url}: "
-                "package the model again with a new --version"
-            )
-        # TorchServe refuses a file:// MAR whose file name is already in its store (soulsgen.mar is):
-        # hand it a copy named after the version.
-        with tempfile.TemporaryDirectory(prefix="soulsgen-deploy-") as staging:
-            staged = Path(staging) / f"{model_name}-{version}.mar"
-            shutil.copyfile(mar_path, staged)
-            manager.register(staged.resolve().as_uri(), model_name, workers, timeout)
+            pass  # registered by an earlier deploy: only the default and retirements remain
+        elif model_store is not None and mar_path.resolve().parent == Path(model_store).resolve():
+            manager.register(mar_path.name, model_name, workers, timeout)
+        else:
+            # TorchServe refuses a file:// MAR whose file name is already in its store (soulsgen.mar is):
+            # hand it a copy named after the version.
+            with tempfile.TemporaryDirectory(prefix="soulsgen-deploy-") as staging:
+                staged = Path(staging) / f"{model_name}-{version}.mar"
+                shutil.copyfile(mar_path, staged)
+                manager.register(staged.resolve().as_uri(), model_name, workers, timeout)
     else:
         manager.register(str(mar), model_name, workers, timeout)
-    added = {entry["modelVersion"] for entry in manager.versions(model_name)} - before
-    if len(added) != 1:
-        raise ServingError(f"registering {mar} at {management_url} added versions {sorted(added)}, expected one")
-    version = added.pop()
+        added = {entry["modelVersion"] for entry in manager.versions(model_name)} - before
+        if len(added) != 1:
+            raise ServingError(f"registering {mar} at {management_url} added versions {sorted(added)}, expected one")
+        version = added.pop()
     manager.set_default(model_name, version)
-    retired = sorted(before) if retire_previous else []
+    retired = sorted(before - {version}) if retire_previous else []
     for old_version in retired:
         manager.unregister(model_name, old_version)
     return {"model_name": model_name, "version": version, "retired": retired}

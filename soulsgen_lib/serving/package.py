@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,10 +22,10 @@ from soulsgen_lib.atomic import atomic_path
 from soulsgen_lib.model import MODEL_FILES
 from soulsgen_lib.serving.client import ServingError
 from soulsgen_lib.serving.manage import read_mar_manifest
+from soulsgen_lib.storage.layout import StorageError, check_version
 
 HANDLER_FILE = Path(soulsgen_lib.__file__).resolve().parents[1] / "serve" / "handler.py"
 MODEL_FOLDER_IN_MAR = "model"
-_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,10 @@ def package_model(
             f"{model_dir} is not a complete model folder: missing {', '.join(missing)} (train it with `soulsgen train`)"
         )
     version = version or model_version_of(model_dir)
-    if not _VERSION_PATTERN.match(version):
-        raise ServingError(f"version {version!r} must be letters, digits, '.', '_' or '-' (it appears in URLs)")
+    try:
+        check_version(version)  # the artifact layout's rule: it names files, URLs and object keys
+    except StorageError as error:
+        raise ServingError(str(error)) from None
     if not HANDLER_FILE.is_file():
         raise ServingError(f"{HANDLER_FILE} is missing: package from a checkout of the SoulsGen repository")
 

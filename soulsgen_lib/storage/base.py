@@ -116,9 +116,15 @@ class ArtifactStore(ABC):
             shutil.rmtree(staging, ignore_errors=True)
 
     def publish(self, kind: str, version: str, local_dir: str | Path, progress: bool = True) -> str:
-        """Store a complete version, then point `latest` at it; return the version's location.
+        """Store a complete version, then point `latest` at it; return the version's location."""
+        location = self.upload(kind, version, local_dir, progress=progress)
+        self.point_latest(kind, version)
+        return location
 
-        Re-publishing a version makes it equal to `local_dir` again (unchanged files are not re-sent,
+    def upload(self, kind: str, version: str, local_dir: str | Path, progress: bool = True) -> str:
+        """Store a complete version without moving `latest`; return the version's location.
+
+        Re-uploading a version makes it equal to `local_dir` again (unchanged files are not re-sent,
         files no longer present are removed), so a retried task never leaves a mix. For `mar`,
         `local_dir` may be the .mar file itself or a folder holding exactly one.
         """
@@ -129,8 +135,11 @@ class ArtifactStore(ABC):
                 self.put_file(archive, key)
         else:
             self.replace_dir(local_dir, key, progress=progress)
-        self.write_text(latest_key(kind), version + "\n")
         return self.location(key)
+
+    def point_latest(self, kind: str, version: str) -> None:
+        """Make `version` the one `latest` names; call it only once the version is completely stored."""
+        self.write_text(latest_key(kind), check_version(version) + "\n")
 
     def latest(self, kind: str) -> str | None:
         """The most recently published (complete) version of `kind`, or None when there is none."""

@@ -1,0 +1,99 @@
+"""Training speed: tokens/s of a training step and model-FLOP utilisation against a GEMM rate measured here.
+
+MFU = 6 x parameters x tokens/s / (fp32 matmul FLOP/s measured in the same run, same threads).
+Default shape: 6 layers, 384 dims, 64 tokens, batch 32, vocab 8000 (the issue's benchmark).
+Run: `python bench/train.py [--device cuda] [--layers 12 --dims 1024 --heads 16] [--steps 10]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from soulsgen_lib.model.device import autocast_for
+from soulsgen_lib.model.gpt import GPT, GPTConfig
+from soulsgen_lib.model.train import TrainConfig, make_optimizer
+
+
+def gemm_rate(device: torch.device, size: int = 1024, repeats: int = 20) -> float:
+    """fp32 matrix-multiply FLOP/s (TF32 off on GPUs, so it is the fp32 rate)."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    for _ in range(3):
+        a @ b
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def step_rate(model: GPT, device: torch.device, batch: int, steps: int) -> float:
+    """Tokens per second of full training steps (forward, backward, clipping, AdamW)."""
+    optimizer = make_optimizer(model, TrainConfig(), device)
+    block, vocab = model.config.block_size, model.config.vocab_size
+    inputs = torch.randint(0, vocab, (batch, block), device=device)
+    targets = torch.randint(0, vocab, (batch, block), device=device)
+
+    def one_step() -> None:
+        with autocast_for(device):
+            _, loss = model(inputs, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(2):
+        one_step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    _sync(device)
+    return batch * block * steps / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--dims", type=int, default=384)
+    parser.add_argument("--heads", type=int, default=6)
+    parser.add_argument("--block", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+    torch.manual_seed(0)
+    config = GPTConfig(args.vocab, args.block, args.layers, args.heads, args.dims, dropout=0.0)
+    model = GPT(config).to(device).train()
+    params = model.num_parameters()
+    gemm_before = gemm_rate(device)
+    tokens_per_s = step_rate(model, device, args.batch, args.steps)
+    gemm_after = gemm_rate(device)
+    gemm = (gemm_before + gemm_after) / 2  # the machine's load drifts: average both sides of the timing
+    mfu = 6 * params * tokens_per_s / gemm
+    precision = "bf16 autocast" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, {precision}")
+    print("| model | params | batch x tokens | tokens/s | GEMM GFLOP/s (fp32, measured) | MFU |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| {args.layers}L/{args.dims}d/vocab {args.vocab} | {params / 1e6:.1f} M | {args.batch} x {args.block} | "
+        f"{tokens_per_s:,.0f} | {gemm / 1e9:.0f} (before {gemm_before / 1e9:.0f}, after {gemm_after / 1e9:.0f}) | "
+        f"{mfu:.0%} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""`soulsgen tokenizer`, `train`, `generate` and `evaluate`: thin wrappers over `soulsgen_lib.model`.
+
+torch is imported inside each command so that `soulsgen --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from soulsgen_lib.cli.common import load_settings, setting_option
+
+_PRESETS = ("tiny", "small", "seed")
+
+
+def _folder(value: Path | None, home: Path | None, name: str) -> Path:
+    """An explicit folder, else `<SOULSGEN_HOME>/<name>`."""
+    return value if value is not None else load_settings(home=home).home / name
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+corpus_option = click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/corpus).",
+)
+model_option = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/model).",
+)
+home_option = setting_option("home", "--home", type=click.Path(path_type=Path), help="Local artifact root.")
+device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
+
+
+@click.group()
+def tokenizer() -> None:
+    """Build the word-level tokenizer a model is trained with."""
+
+
+@tokenizer.command("train")
+@corpus_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/model).",
+)
+@click.option("--max-vocab", default=32000, show_default=True, help="Keep at most this many distinct tokens.")
+@home_option
+def tokenizer_train(corpus_dir: Path | None, out_dir: Path | None, max_vocab: int, home: Path | None) -> None:
+    """Learn the vocabulary (words and punctuation, case kept) of the corpus's train.txt.
+
+    Writes tokenizer.json; every token is a whole corpus word, so models cannot invent words.
+    """
+    from soulsgen_lib.model.tokenizer import read_sentences, train_tokenizer
+
+    corpus_dir = _folder(corpus_dir, home, "corpus")
+    out_dir = _folder(out_dir, home, "model")
+    trained = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab)
+    trained.save(out_dir / "tokenizer.json")
+    click.echo(f"{out_dir / 'tokenizer.json'}: {trained.vocab_size} tokens", err=True)
+
+
+@click.command()
+@corpus_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Model folder to write (default: $SOULSGEN_HOME/model).",
+)
+@click.option("--preset", type=click.Choice(_PRESETS), default="small", show_default=True, help="Model size.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, data order and dropout.")
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop after this many minutes of training, keeping the best weights (default: no limit).",
+)
+@click.option("--resume", is_flag=True, help="Continue from the folder's checkpoint.pt where a run stopped.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a model or training field, e.g. --set dropout=0.3 --set batch_size=16 (repeatable).",
+)
+@device_option
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (worth it on GPUs).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@home_option
+def train(
+    corpus_dir: Path | None,
+    out_dir: Path | None,
+    preset: str,
+    steps: int | None,
+    seed: int,
+    max_minutes: float | None,
+    resume: bool,
+    settings: tuple[str, ...],
+    device: str | None,
+    compile_model: bool,
+    quiet: bool,
+    home: Path | None,
+) -> None:
+    """Train the GPT on a corpus folder and write a model folder.
+
+    Trains the tokenizer first when the folder has none. Validation on test.txt keeps the best
+    weights and stops early when it stops improving. Multi-GPU: launch with
+    `torchrun --nproc_per_node N --no-python soulsgen train ...`.
+    """
+    from soulsgen_lib.model.train import train_model
+
+    overrides: dict[str, object] = dict(_parse_overrides(settings))
+    if device:
+        overrides["device"] = device
+    if compile_model:
+        overrides["compile"] = True
+    if max_minutes is not None:
+        overrides["max_minutes"] = max_minutes
+    card = train_model(
+        _folder(corpus_dir, home, "corpus"),
+        _folder(out_dir, home, "model"),
+        preset=preset,
+        steps=steps,
+        seed=seed,
+        resume=resume,
+        overrides=overrides,
+        progress=not quiet,
+    )
+    if card:
+        click.echo(
+            f"model {card['model_version']}: {card['steps']} steps (best {card['best_step']}), "
+            f"test perplexity {card['test_perplexity']}",
+            err=True,
+        )
+
+
+@click.command()
+@model_option
+@click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True, help="Sentences to write.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Same seed, same sentences (on CPU).")
+@click.option("--prompt", default=None, help='Start text; "" for none (default: the model\'s prompt strategy).')
+@click.option("--temperature", type=float, default=None, help="Sampling temperature (default: the model's).")
+@click.option("--top-p", type=float, default=None, help="Nucleus probability mass (default: the model's).")
+@click.option("--max-chars", type=int, default=None, help="Longest sentence in characters (default 280).")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default=None,
+    help="Weights' precision (default: bf16 on GPUs that support it, else fp32).",
+)
+@device_option
+@home_option
+def generate(
+    model_dir: Path | None,
+    count: int,
+    seed: int | None,
+    prompt: str | None,
+    temperature: float | None,
+    top_p: float | None,
+    max_chars: int | None,
+    precision: str | None,
+    device: str | None,
+    home: Path | None,
+) -> None:
+    """Write new sentences, one per line, to stdout; statistics go to stderr."""
+    from soulsgen_lib.model.generate import GenerationRequest, Generator, row_seed
+
+    generator = Generator.load(_folder(model_dir, home, "model"), device=device, precision=precision)
+    base = seed if seed is not None else secrets.randbits(62)
+    requests = [
+        GenerationRequest(
+            prompt=prompt, temperature=temperature, top_p=top_p, max_chars=max_chars, seed=row_seed(base, i)
+        )
+        for i in range(count)
+    ]
+    for sentence in generator.generate(requests):
+        click.echo(sentence)
+    stats = generator.stats.to_dict()
+    click.echo(f"model {generator.model_version}: {json.dumps(stats)}", err=True)
+
+
+@click.command()
+@model_option
+@corpus_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for scorecard.json and report.html (default: <model>/evaluation).",
+)
+@click.option("-n", "count", type=click.IntRange(min=10), default=1000, show_default=True, help="Sentences to score.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled sentences.")
+@click.option("--no-baseline", is_flag=True, help="Skip the markovify baseline column.")
+@click.option("--temperature", type=float, default=None, help="Try another sampling temperature.")
+@click.option("--top-p", type=float, default=None, help="Try another nucleus mass.")
+@click.option(
+    "--prompt-strategy", type=click.Choice(["familiar", "none"]), default=None, help="Try another prompt strategy."
+)
+@device_option
+@home_option
+def evaluate(
+    model_dir: Path | None,
+    corpus_dir: Path | None,
+    out_dir: Path | None,
+    count: int,
+    seed: int,
+    no_baseline: bool,
+    temperature: float | None,
+    top_p: float | None,
+    prompt_strategy: str | None,
+    device: str | None,
+    home: Path | None,
+) -> None:
+    """Score a model's sentences (copies, invented words, diversity, lengths) beside a markovify baseline.
+
+    Writes scorecard.json and report.html (scorecard and lexical charts, corpus and generated side by side).
+    """
+    from soulsgen_lib.model.evaluate import evaluate_model
+
+    model_dir = _folder(model_dir, home, "model")
+    scorecard = evaluate_model(
+        model_dir,
+        _folder(corpus_dir, home, "corpus"),
+        out_dir if out_dir is not None else model_dir / "evaluation",
+        count=count,
+        seed=seed,
+        baseline=not no_baseline,
+        device=device,
+        progress=True,
+        sampling={
+            key: value
+            for key, value in (("temperature", temperature), ("top_p", top_p), ("prompt", prompt_strategy))
+            if value is not None
+        },
+    )
+    json.dump(scorecard, sys.stdout, indent=2)
+    click.echo()

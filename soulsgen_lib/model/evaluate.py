@@ -1,0 +1,271 @@
+"""Score a model's sentences against its corpus, beside a markovify baseline scored the same way.
+
+The scorecard: test perplexity; first-try pass rate of the filters; copy, near-copy and
+invented-word rates (raw and after filtering); distinct-2; words per sentence against the test
+split and the Jensen-Shannon divergence of the two length histograms; the acceptance rate of
+the filters. It writes scorecard.json and an HTML report with the lexical charts of the corpus,
+the model and the baseline side by side. markovify and the lexical report are imported lazily.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import math
+import random
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from soulsgen_lib.atomic import write_text_atomic
+from soulsgen_lib.model.errors import ModelError
+from soulsgen_lib.model.generate import GenerationRequest, Generator, SamplingDefaults, row_seed
+from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
+from soulsgen_lib.model.tokenizer import read_sentences
+from soulsgen_lib.textcheck import shape_problem
+
+# A draft source: (how many, round number) -> [(sentence, first failed filter or None)].
+DraftSource = Callable[[int, int], list[tuple[str, str | None]]]
+LENGTH_BINS = 61  # words per sentence 0..59, and 60 or more
+MAX_ROUNDS = 8
+
+
+def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
+    """Jensen-Shannon divergence of two histograms, base 2 (0 = identical, 1 = disjoint)."""
+    p_total, q_total = sum(p) or 1.0, sum(q) or 1.0
+    divergence = 0.0
+    for a, b in zip(p, q, strict=True):
+        a, b = a / p_total, b / q_total
+        middle = (a + b) / 2
+        if a:
+            divergence += 0.5 * a * math.log2(a / middle)
+        if b:
+            divergence += 0.5 * b * math.log2(b / middle)
+    return divergence
+
+
+def length_histogram(sentences: Sequence[str]) -> list[int]:
+    counts = [0] * LENGTH_BINS
+    for sentence in sentences:
+        counts[min(len(sentence.split()), LENGTH_BINS - 1)] += 1
+    return counts
+
+
+def distinct_2(sentences: Sequence[str]) -> float:
+    """Share of word bigrams that are distinct, over all sentences together."""
+    bigrams = [pair for s in sentences for pair in zip(sentence_words(s), sentence_words(s)[1:], strict=False)]
+    return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
+
+
+def collect(draft: DraftSource, count: int, max_rounds: int = MAX_ROUNDS) -> tuple[list[tuple[str, str | None]], dict]:
+    """First-round drafts and, resampling what failed (duplicates included), up to `count` accepted sentences."""
+    first = draft(count, 0)
+    accepted: list[str] = []
+    seen: set[str] = set()
+    rejected: Counter[str] = Counter()
+    sampled = 0
+    batch = first
+    for round_number in range(max_rounds):
+        if round_number:
+            batch = draft(count - len(accepted), round_number)
+        for text, problem in batch:
+            sampled += 1
+            problem = problem or ("duplicate" if text in seen else None)
+            if problem:
+                rejected[problem] += 1
+                continue
+            seen.add(text)
+            accepted.append(text)
+        if len(accepted) >= count:
+            break
+    stats = {"sampled": sampled, "accepted": len(accepted), "rejected": dict(rejected.most_common())}
+    stats["acceptance_rate"] = round(len(accepted) / sampled, 4) if sampled else 0.0
+    return first, {"accepted_sentences": accepted, **stats}
+
+
+def score(
+    first: list[tuple[str, str | None]],
+    collected: dict,
+    novelty: NoveltyIndex,
+    vocabulary: set[str],
+    test_sentences: Sequence[str],
+) -> dict:
+    """The scorecard of one generator from its first-round drafts and its accepted sentences."""
+    raw = [text for text, _ in first]
+    accepted = collected["accepted_sentences"]
+    seen: set[str] = set()
+    first_pass = 0
+    for text, problem in first:
+        first_pass += problem is None and text not in seen
+        seen.add(text)
+
+    def rates(sentences: Sequence[str]) -> dict:
+        problems = Counter(novelty.problem(s) for s in sentences)
+        words = [w for s in sentences for w in sentence_words(s)]
+        invented = sum(w not in vocabulary for w in words)
+        total = max(len(sentences), 1)
+        return {
+            "sentences": len(sentences),
+            "copy_rate": round(problems["copy"] / total, 4),
+            "near_copy_rate": round(problems["near_copy"] / total, 4),
+            "invented_word_rate": round(invented / max(len(words), 1), 5),
+            "invented_words": sorted({w for w in words if w not in vocabulary})[:20],
+        }
+
+    test_hist = length_histogram(test_sentences)
+    mean = sum(len(s.split()) for s in accepted) / max(len(accepted), 1)
+    return {
+        "first_try_pass_rate": round(first_pass / max(len(first), 1), 4),
+        "raw": rates(raw),
+        "filtered": rates(accepted),
+        "distinct_2": round(distinct_2(accepted), 4),
+        "mean_words": round(mean, 2),
+        "test_mean_words": round(sum(len(s.split()) for s in test_sentences) / max(len(test_sentences), 1), 2),
+        "length_js_divergence": round(js_divergence(length_histogram(accepted), test_hist), 4),
+        "acceptance_rate": collected["acceptance_rate"],
+        "rejected": collected["rejected"],
+        "examples": accepted[:15],
+    }
+
+
+def model_drafts(
+    generator: Generator, seed: int, chunk: int = 250, progress: Callable[[int], None] | None = None
+) -> DraftSource:
+    """A draft source sampling the model (chunks bound the batch); round r uses seeds of its own."""
+
+    def draft(count: int, round_number: int) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for start in range(0, count, chunk):
+            size = min(chunk, count - start)
+            seeds = [row_seed(seed, round_number * 1_000_003 + start + i) for i in range(size)]
+            drafts = generator.draft([GenerationRequest(seed=s) for s in seeds])
+            out += [(d.text, d.problem) for d in drafts]
+            if progress:
+                progress(size)
+        return out
+
+    return draft
+
+
+def markov_drafts(train_sentences: Sequence[str], novelty: NoveltyIndex, seed: int) -> DraftSource:
+    """A draft source from markovify (state size 2) on the same train.txt, filtered by the same rules."""
+    import markovify
+
+    chain = markovify.NewlineText("\n".join(train_sentences), state_size=2, retain_original=False)
+    rng = random.Random(seed)
+
+    def draft(count: int, round_number: int) -> list[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        for _ in range(count):
+            state = random.getstate()
+            random.seed(rng.getrandbits(64))  # markovify draws from the global `random`
+            text = chain.make_sentence(test_output=False) or ""
+            random.setstate(state)
+            out.append((text, shape_problem(text, max_words=40) or novelty.problem(text)))
+        return out
+
+    return draft
+
+
+def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> float:
+    from soulsgen_lib.model.train import evaluate_loss, validation_blocks
+
+    tok = generator.tokenizer
+    blocks = validation_blocks(
+        [tok.encode_sentence(s) for s in test_sentences], generator.model.config.block_size, tok.pad_id
+    )
+    return math.exp(evaluate_loss(generator.model, blocks, tok.pad_id, generator.device))
+
+
+def evaluate_model(
+    model_dir: Path,
+    corpus_dir: Path,
+    out_dir: Path,
+    count: int = 1000,
+    seed: int = 0,
+    baseline: bool = True,
+    device: str | None = None,
+    progress: bool = True,
+    sampling: dict | None = None,
+) -> dict:
+    """Write scorecard.json and report.html into `out_dir` and return the scorecard.
+
+    `sampling` overrides fields of the model's `SamplingDefaults` (how defaults are tuned).
+    """
+    train_sentences = read_sentences(Path(corpus_dir) / "train.txt")
+    test_sentences = read_sentences(Path(corpus_dir) / "test.txt")
+    generator = Generator.load(Path(model_dir), device=device)
+    if sampling:
+        unknown = set(sampling) - set(SamplingDefaults.__dataclass_fields__)
+        if unknown:
+            raise ModelError(f"unknown sampling settings: {', '.join(sorted(unknown))}")
+        generator.defaults = dataclasses.replace(generator.defaults, **sampling)
+    novelty = NoveltyIndex.from_texts(train_sentences)
+    vocabulary = {w for s in train_sentences for w in sentence_words(s)}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="sampling", unit="sentence", file=sys.stderr, dynamic_ncols=True)
+    first, collected = collect(model_drafts(generator, seed, progress=bar.update if bar is not None else None), count)
+    if bar is not None:
+        bar.close()
+    scorecard: dict = {
+        "model_version": generator.model_version,
+        "count": count,
+        "seed": seed,
+        "sampling": dataclasses.asdict(generator.defaults),
+        "test_perplexity": round(test_perplexity(generator, test_sentences), 3),
+        "model": score(first, collected, novelty, vocabulary, test_sentences),
+    }
+    columns = {"corpus (test.txt)": test_sentences, "model": collected["accepted_sentences"]}
+    if baseline:
+        markov_first, markov_collected = collect(markov_drafts(train_sentences, novelty, seed), count)
+        scorecard["markovify"] = score(markov_first, markov_collected, novelty, vocabulary, test_sentences)
+        columns["markovify (state size 2)"] = markov_collected["accepted_sentences"]
+    out_dir = Path(out_dir)
+    write_text_atomic(out_dir / "scorecard.json", json.dumps(scorecard, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(out_dir / "report.html", render_html(scorecard, columns))
+    return scorecard
+
+
+_ROWS = (
+    ("first-try pass rate", lambda s: s["first_try_pass_rate"]),
+    ("acceptance rate (all samples)", lambda s: s["acceptance_rate"]),
+    ("copies, raw / filtered", lambda s: f"{s['raw']['copy_rate']} / {s['filtered']['copy_rate']}"),
+    ("near-copies, raw / filtered", lambda s: f"{s['raw']['near_copy_rate']} / {s['filtered']['near_copy_rate']}"),
+    (
+        "invented words, raw / filtered",
+        lambda s: f"{s['raw']['invented_word_rate']} / {s['filtered']['invented_word_rate']}",
+    ),
+    ("distinct-2", lambda s: s["distinct_2"]),
+    ("mean words (test split)", lambda s: f"{s['mean_words']} ({s['test_mean_words']})"),
+    ("length JS divergence", lambda s: s["length_js_divergence"]),
+    ("rejected by filter", lambda s: ", ".join(f"{k} {v}" for k, v in s["rejected"].items()) or "none"),
+)
+
+
+def scorecard_html(scorecard: dict) -> str:
+    """The scorecard as an HTML table, one column per generator."""
+    names = [name for name in ("model", "markovify") if name in scorecard]
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    rows = [f"<tr><th>test perplexity</th><td>{scorecard['test_perplexity']}</td></tr>"]
+    for label, value in _ROWS:
+        cells = "".join(f"<td>{html.escape(str(value(scorecard[name])))}</td>" for name in names)
+        rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
+    examples = ""
+    for name in names:
+        items = "".join(f"<li>{html.escape(text)}</li>" for text in scorecard[name]["examples"])
+        examples += f"<h3>Examples: {html.escape(name)}</h3><ul>{items}</ul>"
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>{examples}"
+
+
+def render_html(scorecard: dict, columns: dict[str, list[str]]) -> str:
+    """The lexical report of the corpus and the generated text, with the scorecard on top."""
+    from soulsgen_lib.corpus.lexical import lexical_stats, render_report
+
+    stats = {name: lexical_stats(sentences) for name, sentences in columns.items()}
+    title = f"SoulsGen evaluation: model {scorecard['model_version']}"
+    return render_report(stats, title, extra_sections=[("Scorecard", scorecard_html(scorecard))])

@@ -1,0 +1,157 @@
+import dataclasses
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from soulsgen_lib.cli import main as soulsgen
+from soulsgen_lib.model import ModelError
+from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator, can_open_sentence
+from soulsgen_lib.model.novelty import NoveltyIndex, longest_common_run, sentence_words
+from soulsgen_lib.model.tokenizer import is_word, split_words
+from soulsgen_lib.textcheck import shape_problem
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_model_dir) -> Generator:
+    return Generator.load(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def train_sentences(model_corpus_dir) -> list[str]:
+    return (model_corpus_dir / "train.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_accepted_sentences_pass_every_filter(generator, train_sentences):
+    sentences = generator.sample(30, seed=1)
+    assert len(sentences) == 30 and len(set(sentences)) == 30
+    index = NoveltyIndex.from_texts(train_sentences)
+    vocabulary = {token for line in train_sentences for token in split_words(line)}
+    for sentence in sentences:
+        assert shape_problem(sentence) is None, sentence
+        assert index.problem(sentence) is None, sentence
+        assert sentence not in train_sentences
+        assert all(token in vocabulary for token in split_words(sentence))  # no invented words
+
+
+def test_same_seed_same_sentences_and_a_row_ignores_its_batch(generator):
+    assert generator.sample(8, seed=5) == generator.sample(8, seed=5)
+    assert generator.sample(8, seed=5) != generator.sample(8, seed=6)
+    alone = generator.generate([GenerationRequest(seed=42)])
+    in_batch = generator.generate([GenerationRequest(seed=7), GenerationRequest(seed=42), GenerationRequest(seed=9)])
+    assert in_batch[1] == alone[0]
+
+
+def test_rows_stop_at_the_end_token_instead_of_filling_the_context(generator):
+    drafts = generator.draft([GenerationRequest(seed=s) for s in range(40)])
+    lengths = [draft.token_count for draft in drafts]
+    ended_early = [length for length in lengths if length < generator.model.config.block_size - 1]
+    assert len(ended_early) >= 0.9 * len(lengths)
+    assert len(set(lengths)) > 3  # each row ended on its own
+
+
+def test_prompts_familiar_word_none_or_user_text(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    generator.defaults = dataclasses.replace(generator.defaults, prompt="familiar")
+    familiar_first_words = {generator.tokenizer.id_to_token(int(i)) for i in generator._familiar_ids}
+    for sentence in generator.sample(10, seed=3):
+        assert split_words(sentence)[0] in familiar_first_words
+    started = generator.generate([GenerationRequest(prompt="The old knight", seed=s) for s in range(5)])
+    assert all(sentence.startswith("The old knight ") for sentence in started)
+    assert len(generator.generate([GenerationRequest(prompt="", seed=1)])) == 1
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (GenerationRequest(prompt="The purple zeppelin"), "never saw"),
+        (GenerationRequest(temperature=0), "temperature"),
+        (GenerationRequest(top_p=1.5), "top_p"),
+        (GenerationRequest(max_chars=1000), "max_chars"),
+        (GenerationRequest(seed=-1), "seed"),
+    ],
+)
+def test_bad_request_fields_raise_generation_error(generator, request_, message):
+    with pytest.raises(GenerationError, match=message):
+        generator.generate([GenerationRequest(seed=1), request_])
+
+
+def test_statistics_count_every_sample_and_rejection(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    generator.sample(40, seed=11)
+    stats = generator.stats
+    assert stats.requests == 40 and stats.accepted == 40
+    assert stats.sampled == stats.accepted + sum(stats.rejected.values())
+    assert 0 < stats.acceptance_rate <= 1 and 0 < stats.first_try_rate <= 1
+
+
+def test_sentences_open_like_sentences_and_do_not_stutter(generator):
+    drafts = generator.draft([GenerationRequest(prompt="", seed=s) for s in range(60)])
+    assert all(can_open_sentence(split_words(d.text)[0]) for d in drafts if d.text)
+    generator_problem = generator._problem("The bell rings and rings the the bell again.", 280)
+    assert generator_problem == "repeated_word"
+    assert generator._problem("Rings, rings... the bell.", 280) != "repeated_word"
+
+
+def test_impossible_filters_end_with_a_clear_error(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    generator.defaults = dataclasses.replace(generator.defaults, min_words=50, max_rounds=2)
+    with pytest.raises(GenerationError, match="no sentence past the filters in 2 rounds"):
+        generator.sample(3, seed=1)
+    assert generator.stats.rejected["too_few_words"] > 0
+
+
+def test_short_character_budget_is_respected(generator):
+    for sentence in generator.generate([GenerationRequest(max_chars=60, seed=s) for s in range(10)]):
+        assert len(sentence) <= 60
+
+
+def test_loading_an_incomplete_folder_names_what_is_missing(tmp_path, tiny_model_dir):
+    import shutil
+
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    (tmp_path / "m" / "words.txt").unlink()
+    with pytest.raises(ModelError, match=r"missing words\.txt"):
+        Generator.load(tmp_path / "m")
+
+
+def test_generate_command_prints_sentences_to_stdout_and_stats_to_stderr(tiny_model_dir):
+    result = CliRunner().invoke(soulsgen, ["generate", "--model", str(tiny_model_dir), "-n", "5", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5 and all(shape_problem(line) is None for line in lines)
+    assert "acceptance_rate" in result.stderr and "acceptance_rate" not in result.stdout
+    again = CliRunner().invoke(soulsgen, ["generate", "--model", str(tiny_model_dir), "-n", "5", "--seed", "7"])
+    assert again.stdout == result.stdout
+    bad = CliRunner().invoke(soulsgen, ["generate", "--model", str(tiny_model_dir), "--prompt", "Zyzzyva"])
+    assert bad.exit_code == 1 and "never saw" in bad.stderr
+
+
+def test_novelty_index_finds_the_longest_shared_run_like_a_full_scan():
+    rng = random.Random(0)
+    words = ["ash", "bell", "crown", "dark", "ember", "fog", "gate", "hollow", "iron"]
+    corpus = [" ".join(rng.choices(words, k=rng.randint(3, 12))) + "." for _ in range(200)]
+    index = NoveltyIndex.from_texts(corpus)
+    for _ in range(200):
+        probe = sentence_words(" ".join(rng.choices(words, k=rng.randint(3, 10))))
+        scan = max(longest_common_run(probe, sentence_words(s)) for s in corpus)
+        assert index.longest_shared_run(probe) == scan
+
+
+def test_novelty_rule_copies_and_near_copies():
+    index = NoveltyIndex.from_texts(["The moth sleeps in the cold lamp tonight.", "A bell tolls far away."])
+    assert index.problem("the moth sleeps in the cold lamp tonight!") == "copy"
+    assert index.problem("The moth sleeps in the cold lamp forever.") == "near_copy"  # 7 of 8 words
+    assert index.problem("A bell tolls for the moth tonight.") is None  # 3 of 7 words
+    assert index.problem("A bell tolls far.", near_copy_ratio=1.0) == "near_copy"
+    assert all(is_word(w) for w in sentence_words("Bells, toll!"))
+
+
+def test_bf16_weights_generate_valid_sentences_and_other_precisions_are_refused(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu", precision="bf16")
+    assert generator.model.wte.weight.dtype.is_floating_point and generator.model.wte.weight.itemsize == 2
+    assert all(shape_problem(sentence) is None for sentence in generator.sample(5, seed=2))
+    with pytest.raises(GenerationError, match="precision must be fp32 or bf16"):
+        Generator.load(tiny_model_dir, precision="fp16")

@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from soulsgen_lib.model.gpt import GPT, PRESETS, GPTConfig
+
+
+@pytest.fixture
+def small_gpt() -> GPT:
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0)).eval()
+
+
+def test_presets_have_the_documented_shapes():
+    assert (PRESETS["small"].n_layer, PRESETS["small"].n_embd) == (6, 384)
+    seed = PRESETS["seed"]
+    assert (seed.n_layer, seed.n_head, seed.n_embd, seed.block_size) == (12, 16, 1024, 64)
+    assert PRESETS["tiny"].n_embd < PRESETS["small"].n_embd
+
+
+def test_output_layer_is_tied_to_the_token_embedding(small_gpt):
+    assert small_gpt.lm_head.weight is small_gpt.wte.weight
+
+
+def test_attention_is_causal(small_gpt):
+    tokens = torch.randint(0, 50, (1, 10))
+    changed = tokens.clone()
+    changed[0, 7:] = (changed[0, 7:] + 1) % 50
+    logits, _ = small_gpt(tokens)
+    logits_changed, _ = small_gpt(changed)
+    assert torch.allclose(logits[0, :7], logits_changed[0, :7], atol=1e-5)
+    assert not torch.allclose(logits[0, 7:], logits_changed[0, 7:], atol=1e-5)
+
+
+def test_cached_decoding_matches_the_full_forward_pass(small_gpt):
+    tokens = torch.randint(0, 50, (3, 12))
+    full, _ = small_gpt(tokens)
+    cache = small_gpt.new_cache(3)
+    stepped = [small_gpt.decode(tokens[:, :5], cache)]  # a prompt of five tokens at once, then one by one
+    for t in range(5, 12):
+        stepped.append(small_gpt.decode(tokens[:, t : t + 1], cache))
+    assert torch.allclose(stepped[0], full[:, 4], atol=1e-5)
+    for offset, logits in enumerate(stepped[1:], start=5):
+        assert torch.allclose(logits, full[:, offset], atol=1e-5)
+
+
+def test_dropping_rows_from_the_cache_keeps_the_other_rows_exact(small_gpt):
+    tokens = torch.randint(0, 50, (4, 8))
+    full, _ = small_gpt(tokens)
+    cache = small_gpt.new_cache(4)
+    for t in range(4):
+        small_gpt.decode(tokens[:, t : t + 1], cache)
+    keep = torch.tensor([0, 2])
+    cache.keep_rows(keep)
+    for t in range(4, 8):
+        logits = small_gpt.decode(tokens[keep, t : t + 1], cache)
+    assert torch.allclose(logits, full[keep, 7], atol=1e-5)
+
+
+def test_loss_ignores_padding_targets(small_gpt):
+    tokens = torch.randint(0, 50, (2, 6))
+    targets = tokens.clone()
+    _, loss_all = small_gpt(tokens, targets)
+    targets[:, 3:] = -100
+    _, loss_part = small_gpt(tokens, targets)
+    logits, _ = small_gpt(tokens)
+    expected = torch.nn.functional.cross_entropy(logits[:, :3].reshape(-1, 50), tokens[:, :3].reshape(-1))
+    assert torch.isclose(loss_part, expected, atol=1e-5)
+    assert not torch.isclose(loss_all, loss_part)
+
+
+def test_sequences_longer_than_the_context_are_refused(small_gpt):
+    with pytest.raises(ValueError, match="block_size"):
+        small_gpt(torch.zeros(1, 17, dtype=torch.long))

@@ -1,0 +1,178 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from soulsgen_lib.cli import main as soulsgen
+from soulsgen_lib.model import MODEL_FILES, ModelError
+from soulsgen_lib.model import train as training
+from soulsgen_lib.model.train import CHECKPOINT_FILE, resolve_configs, train_model
+
+FAST = {"eval_every": 10, "log_every": 5}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(model_dir / "model.pt", weights_only=False)["model"]
+
+
+def folder_snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+
+
+def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_dir):
+    for name in (*MODEL_FILES, "metrics.jsonl", "loss_curve.png"):
+        assert (tiny_model_dir / name).is_file(), name
+    assert not (tiny_model_dir / CHECKPOINT_FILE).exists()
+    card = json.loads((tiny_model_dir / "model_card.json").read_text())
+    assert card["preset"] == "tiny"
+    assert card["corpus_hash"] == json.loads((model_corpus_dir / "manifest.json").read_text())["corpus_hash"]
+    assert 1 < card["test_perplexity"] < card["tokenizer"]["vocab_size"]
+    assert card["tokenizer"]["kind"] == "word-level"
+    log = [json.loads(line) for line in (tiny_model_dir / "metrics.jsonl").read_text().splitlines()]
+    train_losses = [r["train_loss"] for r in log if "train_loss" in r]
+    assert train_losses[-1] < train_losses[0] * 0.6  # it learned something
+    assert any("val_ppl" in r for r in log)
+    assert (tiny_model_dir / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, model_corpus_dir, monkeypatch):
+    steps = 30
+    train_model(
+        model_corpus_dir, tmp_path / "whole", preset="tiny", steps=steps, seed=3, overrides=FAST, progress=False
+    )
+
+    original = training._TrainingRun._write_checkpoint
+
+    def killed_after_step_20(run):
+        original(run)
+        if run.step == 20:
+            raise KeyboardInterrupt  # the process dies right after its step-20 checkpoint
+
+    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", killed_after_step_20)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(
+            model_corpus_dir, tmp_path / "killed", preset="tiny", steps=steps, seed=3, overrides=FAST, progress=False
+        )
+    assert torch.load(tmp_path / "killed" / CHECKPOINT_FILE, weights_only=False)["step"] == 20
+    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", original)
+
+    card = train_model(
+        model_corpus_dir,
+        tmp_path / "killed",
+        preset="tiny",
+        steps=steps,
+        seed=3,
+        resume=True,
+        overrides=FAST,
+        progress=False,
+    )
+    assert card["steps"] == steps
+    whole, resumed = weights(tmp_path / "whole"), weights(tmp_path / "killed")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    metrics_whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    metrics_resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert metrics_whole["test_loss"] == metrics_resumed["test_loss"]
+    log_steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert log_steps == sorted(log_steps)  # the killed run's lines past step 20 were not kept twice
+
+
+def test_validation_that_stops_improving_stops_training_early(tmp_path, model_corpus_dir):
+    overrides = {**FAST, "learning_rate": 0.0, "patience": 1}
+    card = train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=50, overrides=overrides, progress=False)
+    assert card["steps"] == 20 and card["best_step"] == 10
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["early_stopped"] is True
+
+
+def test_a_time_limit_stops_training_with_the_best_weights_kept(tmp_path, model_corpus_dir):
+    overrides = {**FAST, "max_minutes": 1e-9}
+    card = train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=50, overrides=overrides, progress=False)
+    assert card["steps"] == 1 and card["best_step"] == 1
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["stopped_by_time_limit"] is True
+
+
+def test_bad_inputs_fail_clearly_and_leave_the_earlier_model_intact(tmp_path, tiny_model_dir, model_corpus_dir):
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    before = folder_snapshot(model_dir)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "train.txt").write_text("\n\n", encoding="utf-8")
+    (empty / "test.txt").write_text("A line.\n", encoding="utf-8")
+    with pytest.raises(ModelError, match=r"train\.txt: has no sentences"):
+        train_model(empty, model_dir, preset="tiny", steps=5, progress=False)
+    with pytest.raises(ModelError, match="no checkpoint to resume"):
+        train_model(model_corpus_dir, model_dir, preset="tiny", steps=5, resume=True, progress=False)
+    with pytest.raises(ModelError, match="unknown setting 'n_layers'"):
+        train_model(model_corpus_dir, model_dir, preset="tiny", overrides={"n_layers": 3}, progress=False)
+    assert folder_snapshot(model_dir) == before
+
+
+def test_resume_refuses_another_config_or_a_missing_tokenizer(tmp_path, model_corpus_dir, monkeypatch):
+    original = training._TrainingRun._write_checkpoint
+
+    def killed(run):
+        original(run)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=20, overrides=FAST, progress=False)
+    before = folder_snapshot(tmp_path / "m")
+    with pytest.raises(ModelError, match=r"another model config \(n_embd: checkpoint 64 vs requested 32\)"):
+        train_model(
+            model_corpus_dir, tmp_path / "m", preset="tiny", resume=True, overrides={"n_embd": 32}, progress=False
+        )
+    assert folder_snapshot(tmp_path / "m") == before
+    (tmp_path / "m" / "tokenizer.json").unlink()
+    with pytest.raises(ModelError, match="tokenizer missing"):
+        train_model(model_corpus_dir, tmp_path / "m", preset="tiny", resume=True, progress=False)
+
+
+def test_overrides_are_typed_and_checked():
+    model_config, train_config = resolve_configs("small", steps=7, overrides={"dropout": "0.3", "compile": "false"})
+    assert model_config.dropout == 0.3 and train_config.max_steps == 7 and train_config.compile is False
+    with pytest.raises(ModelError, match="must be a int"):
+        resolve_configs("tiny", overrides={"batch_size": "many"})
+    with pytest.raises(ModelError, match="unknown preset"):
+        resolve_configs("huge")
+
+
+def test_train_command_trains_and_reports_errors_in_one_line(tmp_path, model_corpus_dir):
+    runner = CliRunner()
+    out = tmp_path / "cli-model"
+    args = ["train", "--corpus", str(model_corpus_dir), "--out", str(out), "--preset", "tiny", "--steps", "10"]
+    result = runner.invoke(soulsgen, [*args, "--quiet", "--set", "eval_every=5"])
+    assert result.exit_code == 0, result.output
+    assert "test perplexity" in result.output
+    assert all((out / name).is_file() for name in MODEL_FILES)
+    result = runner.invoke(soulsgen, [*args, "--set", "nonsense"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+    result = runner.invoke(soulsgen, ["train", "--corpus", str(tmp_path / "nowhere"), "--out", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and "train.txt: missing" in result.output
+
+
+@pytest.mark.slow
+def test_two_process_ddp_training_on_cpu_with_gloo(tmp_path, model_corpus_dir):
+    out = tmp_path / "ddp"
+    script = "import sys; from soulsgen_lib.cli import main; sys.exit(main())"
+    command = [
+        str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", "2", "--no-python",
+        sys.executable, "-c", script,
+        "train", "--corpus", str(model_corpus_dir), "--out", str(out), "--preset", "tiny", "--steps", "10",
+        "--quiet", "--set", "eval_every=5", "--device", "cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["steps"] == 10
+    assert all((out / name).is_file() for name in MODEL_FILES)
