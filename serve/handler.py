@@ -3,7 +3,8 @@
 Everything comes from the MAR (`soulsgen package` puts the model folder in `model/` and a copy of
 `soulsgen_lib` beside this file). Each request's optional JSON body is
 {"prompt": str, "temperature": float, "top_p": float, "max_chars": int, "seed": int}; the answer is
-{"text", "prompt", "model_version"}. The batch TorchServe hands over is generated in one call; a
+{"text", "prompt", "model_version"}; without a prompt the sentence starts from a random familiar
+corpus word. The batch TorchServe hands over is generated in one call; a
 request with a bad field gets its own 400 while the rest of the batch is answered.
 """
 
@@ -102,8 +103,6 @@ class SoulsgenHandler(BaseHandler):
         """The prompt the sentence started from: the request's, else the familiar word it opened with."""
         if request.prompt is not None:
             return request.prompt
-        if self.generator.defaults.prompt != "familiar":
-            return ""
         ids = self.generator.tokenizer.encode(text)
         return self.generator.tokenizer.id_to_token(ids[0]) if ids else ""
 
@@ -117,13 +116,13 @@ def parse_request(row: dict) -> GenerationRequest:
         body = body.decode("utf-8", errors="replace")
     if isinstance(body, str):
         if not body.strip():
-            return GenerationRequest()
+            return GenerationRequest(prompt_strategy="familiar")
         try:
             body = json.loads(body)
         except ValueError as error:
             raise GenerationError(f"body is not valid JSON ({error})") from None
     if body is None:
-        return GenerationRequest()
+        return GenerationRequest(prompt_strategy="familiar")
     if not isinstance(body, dict):
         raise GenerationError(f"body must be a JSON object, got {type(body).__name__}")
     unknown = sorted(set(body) - {"prompt", *_NUMBER_FIELDS})
@@ -137,4 +136,7 @@ def parse_request(row: dict) -> GenerationRequest:
         if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
             expected = "a number" if float in kinds else "a whole number"
             raise GenerationError(f"{name} must be {expected}, got {json.dumps(value)}")
-    return GenerationRequest(**{name: body.get(name) for name in ("prompt", *_NUMBER_FIELDS)})
+    # No prompt given: start from a random familiar word, as an empty body does.
+    return GenerationRequest(
+        **{name: body.get(name) for name in ("prompt", *_NUMBER_FIELDS)}, prompt_strategy="familiar"
+    )

@@ -12,6 +12,7 @@ export SOULSGEN_HOME="${SOULSGEN_HOME:-$PWD/artifacts}"
 export DATASOURCE_DIR="${DATASOURCE_DIR:-$PWD/sample_data}"
 DEMO_PRESET="${DEMO_PRESET:-small}"
 DEMO_STEPS="${DEMO_STEPS:-0}"
+DEMO_MINUTES="${DEMO_MINUTES:-8}"  # training stops here (keeping the best weights) on a slow machine
 log="$SOULSGEN_HOME/demo-logs"
 mkdir -p "$log"
 
@@ -21,7 +22,8 @@ airflow db migrate >"$log/db-migrate.log" 2>&1 || { tail -20 "$log/db-migrate.lo
 echo "==> soulsgen_pipeline on $DATASOURCE_DIR (preset $DEMO_PRESET; log: $log/pipeline.log)"
 start=$(date +%s)
 if ! airflow dags test soulsgen_pipeline \
-    -c "{\"preset\": \"$DEMO_PRESET\", \"steps\": $DEMO_STEPS}" >"$log/pipeline.log" 2>&1; then
+    -c "{\"preset\": \"$DEMO_PRESET\", \"steps\": $DEMO_STEPS, \"model_overrides\": {\"max_minutes\": $DEMO_MINUTES}}" \
+    >"$log/pipeline.log" 2>&1; then
   tail -40 "$log/pipeline.log"
   echo "soulsgen_pipeline failed: see $log/pipeline.log" >&2
   exit 1

@@ -12,14 +12,9 @@ from pathlib import Path
 
 import click
 
-from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.cli.common import artifact_folder, home_option
 
 _PRESETS = ("tiny", "small", "seed")
-
-
-def _folder(value: Path | None, home: Path | None, name: str) -> Path:
-    """An explicit folder, else `<SOULSGEN_HOME>/<name>`."""
-    return value if value is not None else load_settings(home=home).home / name
 
 
 def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -36,15 +31,14 @@ corpus_option = click.option(
     "--corpus",
     "corpus_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/corpus).",
+    help="Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/work/corpus).",
 )
 model_option = click.option(
     "--model",
     "model_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/model).",
+    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
-home_option = setting_option("home", "--home", type=click.Path(path_type=Path), help="Local artifact root.")
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
 
 
@@ -59,7 +53,7 @@ def tokenizer() -> None:
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/model).",
+    help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).",
 )
 @click.option("--max-vocab", default=32000, show_default=True, help="Keep at most this many distinct tokens.")
 @home_option
@@ -70,8 +64,8 @@ def tokenizer_train(corpus_dir: Path | None, out_dir: Path | None, max_vocab: in
     """
     from soulsgen_lib.model.tokenizer import read_sentences, train_tokenizer
 
-    corpus_dir = _folder(corpus_dir, home, "corpus")
-    out_dir = _folder(out_dir, home, "model")
+    corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
+    out_dir = artifact_folder(out_dir, home, "work_model_dir")
     trained = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab)
     trained.save(out_dir / "tokenizer.json")
     click.echo(f"{out_dir / 'tokenizer.json'}: {trained.vocab_size} tokens", err=True)
@@ -83,7 +77,7 @@ def tokenizer_train(corpus_dir: Path | None, out_dir: Path | None, max_vocab: in
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder to write (default: $SOULSGEN_HOME/model).",
+    help="Model folder to write (default: $SOULSGEN_HOME/work/model).",
 )
 @click.option("--preset", type=click.Choice(_PRESETS), default="small", show_default=True, help="Model size.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's).")
@@ -136,8 +130,8 @@ def train(
     if max_minutes is not None:
         overrides["max_minutes"] = max_minutes
     card = train_model(
-        _folder(corpus_dir, home, "corpus"),
-        _folder(out_dir, home, "model"),
+        artifact_folder(corpus_dir, home, "work_corpus_dir"),
+        artifact_folder(out_dir, home, "work_model_dir"),
         preset=preset,
         steps=steps,
         seed=seed,
@@ -184,7 +178,7 @@ def generate(
     """Write new sentences, one per line, to stdout; statistics go to stderr."""
     from soulsgen_lib.model.generate import GenerationRequest, Generator, row_seed
 
-    generator = Generator.load(_folder(model_dir, home, "model"), device=device, precision=precision)
+    generator = Generator.load(artifact_folder(model_dir, home, "work_model_dir"), device=device, precision=precision)
     base = seed if seed is not None else secrets.randbits(62)
     requests = [
         GenerationRequest(
@@ -236,10 +230,10 @@ def evaluate(
     """
     from soulsgen_lib.model.evaluate import evaluate_model
 
-    model_dir = _folder(model_dir, home, "model")
+    model_dir = artifact_folder(model_dir, home, "work_model_dir")
     scorecard = evaluate_model(
         model_dir,
-        _folder(corpus_dir, home, "corpus"),
+        artifact_folder(corpus_dir, home, "work_corpus_dir"),
         out_dir if out_dir is not None else model_dir / "evaluation",
         count=count,
         seed=seed,

@@ -29,6 +29,7 @@ from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, WordTokenizer
 from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, shape_problem
 
 # "with with", "the the": a small model's stutter, almost never meant in game text.
+PROMPT_STRATEGIES = ("none", "familiar")
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.IGNORECASE)
 _OPENING_MARKS = frozenset({'"', "'", "“", "‘", "(", "[", "...", "…", "¿", "¡"})
 
@@ -72,8 +73,8 @@ class SamplingDefaults:
 class GenerationRequest:
     """One sentence wanted; None fields take the model's tuned defaults.
 
-    prompt None = the model's prompt strategy (a random familiar word from words.txt when it is
-    "familiar", else none), "" = no prompt, other text = the start.
+    prompt None = follow `prompt_strategy` ("familiar": a random familiar word from words.txt,
+    "none": no prompt; None: the model's tuned strategy), "" = no prompt, other text = the start.
     """
 
     prompt: str | None = None
@@ -81,6 +82,7 @@ class GenerationRequest:
     top_p: float | None = None
     max_chars: int | None = None
     seed: int | None = None
+    prompt_strategy: str | None = None
 
 
 @dataclass
@@ -266,7 +268,13 @@ class Generator:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise GenerationError(f"seed must be a whole number >= 0, got {seed!r}")
         rng = torch.Generator().manual_seed(seed)
-        fixed_prompt = None if request.prompt is None else self._encode_prompt(request.prompt)
+        strategy = d.prompt if request.prompt_strategy is None else request.prompt_strategy
+        if strategy not in PROMPT_STRATEGIES:
+            raise GenerationError(f"prompt_strategy must be one of {', '.join(PROMPT_STRATEGIES)}, got {strategy!r}")
+        if request.prompt is not None:
+            fixed_prompt = self._encode_prompt(request.prompt)
+        else:
+            fixed_prompt = None if strategy == "familiar" else []
         return _Plan(self, rng, fixed_prompt, float(temperature), float(top_p), max_chars)
 
     def _encode_prompt(self, prompt: str) -> list[int]:
@@ -287,7 +295,7 @@ class Generator:
 
     def familiar_prompt(self, rng: torch.Generator) -> list[int]:
         """A frequent corpus word to start with, drawn by frequency (the old bot's legibility trick)."""
-        if self.defaults.prompt != "familiar" or len(self._familiar_ids) == 0:
+        if len(self._familiar_ids) == 0:
             return []
         draw = float(torch.rand(1, generator=rng, dtype=torch.float64)) * float(self._familiar_cumulative[-1])
         position = int(torch.searchsorted(self._familiar_cumulative, torch.tensor([draw], dtype=torch.float64)))
