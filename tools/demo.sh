@@ -28,7 +28,7 @@ if ! airflow dags test soulsgen_pipeline \
   echo "soulsgen_pipeline failed: see $log/pipeline.log" >&2
   exit 1
 fi
-grep -E "Marking task as|state=" "$log/pipeline.log" | grep -oE "task_id=[a-z_.]+|state=[a-z_]+" | paste -d' ' - - | sort -u || true
+echo "    tasks run: $(grep -oE 'end task task_id=[a-z_.]+' "$log/pipeline.log" | cut -d= -f2 | paste -sd' ' -)"
 echo "    pipeline finished in $(( $(date +%s) - start )) s"
 
 version=$(cat "$SOULSGEN_HOME/models/soulsgen/latest")
@@ -41,7 +41,7 @@ echo "==> soulsgen_tweet, dry run (no X credentials), three hourly runs"
 for hour in 01 02 03; do
   airflow dags test soulsgen_tweet "2026-01-01T$hour:00:00+00:00" >"$log/tweet-$hour.log" 2>&1 \
     || { tail -30 "$log/tweet-$hour.log"; exit 1; }
-  grep -hoE "Would post: .*" "$log/tweet-$hour.log" | head -1 | sed 's/^/    /'
+  grep -hoE "Would post: .*" "$log/tweet-$hour.log" | head -1 | sed -E 's/ +\[soulsgen_lib[^]]*\].*$//; s/^/    /'
 done
 
 echo "==> ten more sentences from the new model"
