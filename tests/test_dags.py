@@ -24,10 +24,10 @@ def test_dags_import_without_errors(dagbag):
 
 def test_parsing_imports_no_torch_or_model_code():
     code = (
-        "import sys, time; sys.path[:0] = ['dags', 'plugins']; start = time.perf_counter();"
-        "import soulsgen_pipeline, soulsgen_tweet; elapsed = time.perf_counter() - start;"
+        "import sys; sys.path[:0] = ['dags', 'plugins'];"
+        "import soulsgen_pipeline, soulsgen_tweet;"
         "heavy = [m for m in ('torch', 'tokenizers', 'tweepy', 'spacy') if m in sys.modules];"
-        "print(heavy, round(elapsed, 2)); sys.exit(1 if heavy else 0)"
+        "print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
