@@ -53,6 +53,20 @@ SYLLABLES_A = [
     "Ys",
     "Ael",
     "Brom",
+    "Cael",
+    "Dun",
+    "Esk",
+    "Gil",
+    "Hes",
+    "Ing",
+    "Lys",
+    "Mael",
+    "Ner",
+    "Ost",
+    "Rhun",
+    "Syl",
+    "Tam",
+    "Vor",
 ]
 SYLLABLES_B = [
     "dric",
@@ -75,8 +89,12 @@ SYLLABLES_B = [
     "ine",
     "uth",
     "elle",
+    "gard",
+    "wyn",
+    "ota",
+    "is",
 ]
-TITLES = [
+TITLES = (
     "Knight",
     "Sister",
     "Father",
@@ -97,7 +115,11 @@ TITLES = [
     "Archivist",
     "Hermit",
     "Duke",
-]
+    "Abbess",
+    "Captain",
+    "Mother",
+    "Seer",
+)
 PLACE_A = [
     "Vel",
     "Dusk",
@@ -117,6 +139,12 @@ PLACE_A = [
     "Iron",
     "Wither",
     "Sable",
+    "Black",
+    "Still",
+    "Moth",
+    "Lorn",
+    "Rime",
+    "Ebon",
 ]
 PLACE_B = [
     "moor",
@@ -134,6 +162,9 @@ PLACE_B = [
     "fen",
     "deep",
     "barrow",
+    "ford",
+    "mere",
+    "holm",
 ]
 PLACE_FORMS = (
     "the Sunken Cloister",
@@ -151,6 +182,15 @@ PLACE_FORMS = (
     "the Garden of Thorns",
     "the Painted Crypt",
     "the Outer Wall",
+    "the Quiet Orchard",
+    "the Mirror Lake",
+    "the Ossuary Stair",
+    "the Tallow Market",
+    "the Kiln of Names",
+    "the Grey Marches",
+    "the Hermit's Causeway",
+    "the Rookery",
+    "the Cistern of Saints",
 )
 ORDERS = (
     "knights",
@@ -171,6 +211,16 @@ ORDERS = (
     "thieves",
     "drowned monks",
     "silver knights",
+    "boatwrights",
+    "chanters",
+    "tallow makers",
+    "oathbreakers",
+    "archers",
+    "shepherds",
+    "jailers",
+    "alchemists",
+    "mourners",
+    "sellswords",
 )
 WEAPONS = (
     "longsword",
@@ -259,6 +309,13 @@ MATERIALS = (
     "burnt oak",
     "crystal",
     "wolf hide",
+    "green copper",
+    "ivory",
+    "slate",
+    "pewter",
+    "salt-cured linen",
+    "beeswax",
+    "horn",
 )
 ADJECTIVES = (
     "cracked",
@@ -291,6 +348,16 @@ ADJECTIVES = (
     "lonely",
     "ruined",
     "gentle",
+    "patient",
+    "hungry",
+    "scorched",
+    "tattered",
+    "defiled",
+    "quiet",
+    "bitter",
+    "wretched",
+    "unlit",
+    "mournful",
 )
 ELEMENTS = ("frost", "lightning", "dark", "flame", "rot", "blood", "magic", "holy light", "ash", "moonlight")
 NOUNS = (
@@ -330,74 +397,18 @@ NOUNS = (
     "root",
     "heart",
     "spire",
+    "furnace",
+    "orchard",
+    "choir",
+    "kiln",
+    "candle",
+    "idol",
+    "banner",
+    "hound",
+    "veil",
+    "reliquary",
 )
-FATES = (
-    "went hollow",
-    "was lost to the dark",
-    "fell in the first war",
-    "was sealed away",
-    "turned to stone",
-    "vanished into the mist",
-    "was consumed by the flame",
-    "took the long sleep",
-    "was betrayed by kin",
-    "became a beast",
-    "drowned in the deep",
-    "was forgotten by all",
-    "was devoured by the dark",
-    "wandered until memory failed",
-    "was crowned and then forgotten",
-)
-DEEDS = (
-    "slew the {noun} of {place}",
-    "guarded the {noun} for a thousand years",
-    "carried the {noun} into exile",
-    "swore an oath before the {noun}",
-    "stole the {noun} from the gods",
-    "bound the {noun} with chains of {material}",
-    "sang to the {noun} until the end",
-    "buried the {noun} beneath {place}",
-    "hunted the last {noun}",
-    "lit the {noun} with {possessive} own blood",
-    "refused to kneel before the {noun}",
-    "walked alone to {place}",
-    "sealed the gate of {place}",
-    "tended the {noun} in secret",
-    "defied the {order} of {place}",
-    "forged a {weapon} from the bones of a {noun}",
-    "wept for the {noun} when no one else would",
-    "betrayed the {order} for a handful of souls",
-)
-SPECULATIONS = (
-    "the {noun} remembers what was lost",
-    "{person} still waits in {place}",
-    "it was never meant for mortal hands",
-    "the {order} knew more than they told",
-    "the {noun} was never truly extinguished",
-    "some oaths outlive the ones who swore them",
-    "even the gods feared the {noun}",
-    "the {order} of {place} were the last to remember",
-    "its true name was struck from every record",
-    "the {noun} was only ever a dream of the {order}",
-    "{person} never truly left {place}",
-    "the {adj} {noun} still hungers",
-    "no flame lasts forever, not even this one",
-)
-EFFECTS = (
-    "restores a small amount of HP",
-    "restores a great deal of HP",
-    "cures poison",
-    "grants brief resistance to {element}",
-    "draws out the {element} within the weapon",
-    "reduces stamina consumption",
-    "boosts {element} damage",
-    "raises maximum equip load",
-    "casts a faint light around the wearer",
-    "quiets the sound of footsteps",
-    "attracts the attention of spirits",
-    "reduces damage from falls",
-    "increases souls gained from foes",
-)
+KIN = ("daughter", "son", "sister", "brother", "mother", "father", "twin", "apprentice", "squire", "widow", "heir")
 SPELL_KINDS = ("Sorcery", "Miracle", "Pyromancy", "Hex")
 SPELL_FORMS = (
     "Lance",
@@ -415,53 +426,593 @@ SPELL_FORMS = (
 )
 ITEM_FORMS = ("Shard", "Ember", "Bone", "Token", "Flask", "Ash")
 SKILLS = ("Spin Sweep", "Stance", "Perseverance", "Charge", "Warcry", "Parry", "Quickstep", "Weapon Skill")
-DIALOGUE_OPEN = ("Ahh", "Oh", "Hm", "Well", "Hah", "Ah, yes", "Listen", "Forgive me", "Hmph", "Oh, it's you")
-DIALOGUE_ADDRESS = ("traveller", "Undead", "friend", "little ember", "stranger", "pilgrim", "my lord", "Ashen one")
-ARCHAIC = (
-    "Thou hast {deed_pp}, yet the {noun} hath not forgotten.",
-    "Art thou come to {verb} the {noun}, or merely to die beside it?",
-    "Pray, {address}, for thy {noun} groweth dim.",
-    "Knowest thou the tale of {person}, who {deed}?",
-    "Hearken, {address}: the {noun} of {place} doth stir once more.",
-    "Seek thee the {noun}, and thou shalt find {place} waiting.",
-)
-VERBS = ("kindle", "seal", "claim", "guard", "break", "bury", "wake", "mourn", "redeem", "forsake", "carry")
-DEEDS_PP = (
-    "walked far",
-    "borne the curse",
-    "seen the {noun} fade",
-    "slain the {noun}",
-    "crossed {place}",
-    "knelt before the {noun}",
-)
 BOILERPLATE = (
     "Equip two kinds of bolts at once and switch between them in battle.",
     "Those who wear it are said to walk a little closer to the dark.",
     "Can be offered to the bonfire keeper in exchange for a small boon.",
 )
-EVENT_TEXT = (
-    "The {noun} bars the way.",
-    "A {adj} seal holds this door shut.",
-    "The gate of {place} will not open from here.",
-    "A faint voice echoes from beyond the {noun}.",
-    "Something stirs within the {adj} {noun}.",
-    "The {noun} has been lit once more.",
-    "You sense the presence of a {adj} spirit.",
-    "An invisible wall of {element} blocks the path.",
-)
 JAPANESE_PLACEHOLDERS = ("ダミーテキスト", "未使用", "仮テキスト：武器")
+
+# ---------------------------------------------------------------- phrase pools: each {slot} picks one at random
+# Sentences are assembled from many small independent pools rather than whole-sentence templates, so that two
+# sentences rarely share a long run of words: a model trained on them must compose, not recall.
+PHRASES: dict[str, tuple[str, ...]] = {
+    "time": (
+        "Long ago,",
+        "In the days before the {noun},",
+        "When the {noun} of {place} first dimmed,",
+        "After the fall of {place},",
+        "Before the {order} came to {place},",
+        "On the night the {noun} went out,",
+        "Once,",
+        "Centuries past,",
+        "During the long siege of {place},",
+        "Upon the death of {person},",
+        "When {person} was still young,",
+        "In a winter that would not end,",
+        "Some years after the war,",
+        "At the height of the {noun}'s power,",
+        "In the last days of {place},",
+        "While the {order} slept,",
+        "Three winters before the flood,",
+        "When the bells of {place} fell silent,",
+        "Under a {adj} sky,",
+        "In an age no song recalls,",
+        "At the close of the {ordinal} war,",
+        "As the {noun} waned,",
+    ),
+    "subject": (
+        "{person}",
+        "{person}",
+        "the {order} of {place}",
+        "a {adj} {order_one}",
+        "the last {order_one} of {place}",
+        "the {kin} of {person}",
+        "{person}'s {kin}",
+        "an unnamed {order_one}",
+        "the {adj} king of {place}",
+        "a wandering {order_one}",
+        "the keepers of the {noun}",
+        "those who served {person}",
+        "the {order}",
+        "a child of {place}",
+        "old {person}",
+        "the {adj} queen",
+        "a band of {adj} {order}",
+        "the faithful of the {noun}",
+    ),
+    "vpast": (
+        "carried",
+        "buried",
+        "stole",
+        "sealed away",
+        "guarded",
+        "abandoned",
+        "betrayed",
+        "sought",
+        "hid",
+        "shattered",
+        "offered up",
+        "swore upon",
+        "wept over",
+        "bartered away",
+        "tended",
+        "hunted",
+        "worshipped",
+        "feared",
+        "coveted",
+        "cast down",
+        "reforged",
+        "dragged",
+        "drowned",
+        "burned",
+        "mended",
+        "sang to",
+        "kept watch over",
+        "turned away from",
+        "chained",
+        "broke",
+        "lit",
+        "devoured",
+        "mourned",
+        "forgot",
+        "named",
+    ),
+    "object": (
+        "the {adj} {noun} of {place}",
+        "a {noun} of {material}",
+        "what remained of the {noun}",
+        "the {noun} that {person} had left behind",
+        "every {noun} in {place}",
+        "the {noun}",
+        "the {adj} {noun}",
+        "{person}'s {noun}",
+        "the last {noun} of the {order}",
+        "a {adj} {weapon}",
+        "the {kin} of {person}",
+        "the gates of {place}",
+        "a {noun2} no larger than a fist",
+        "the ashes of {person}",
+        "the first {noun}",
+        "a {material} {noun}",
+        "the name of {person}",
+        "the {noun} beneath {place}",
+        "their own {noun}",
+        "the {order} of {place}",
+    ),
+    "tail": (
+        "",
+        "",
+        "",
+        "",
+        ", and was never seen again",
+        " in secret",
+        " without a word",
+        ", though none would thank them for it",
+        " beneath a {adj} moon",
+        " until the {noun} went out",
+        ", {simile}",
+        " for reasons no one recorded",
+        " at the bottom of {place}",
+        " before the eyes of the {order}",
+        ", hoping to {verb} the {noun}",
+        " so that the {noun} might sleep",
+        ", heedless of the {order}",
+        " with their own hands",
+        " for {number} years",
+        " in the name of the {noun}",
+        " and called it mercy",
+        ", and the {noun} let them",
+        " on the road to {place}",
+        " while {place} burned",
+        ", much to the sorrow of {person}",
+        " and asked for nothing in return",
+        ", one {unit} at a time",
+    ),
+    "simile": (
+        "like ash upon the wind",
+        "like a candle in a flood",
+        "as a child clutches a doll",
+        "like a hound that has lost its master",
+        "as the tide takes the shore",
+        "like a lantern at the bottom of a well",
+        "as one mourns a stranger",
+        "like frost upon a grave",
+        "as quietly as falling snow",
+        "like a bell that rings for no one",
+        "as a moth circles a dying flame",
+        "like a {adj} prayer",
+        "as patient as a {noun}",
+        "as a thief returns to an empty house",
+    ),
+    "intrans": (
+        "went hollow",
+        "fell silent",
+        "vanished into the mist",
+        "wandered until memory failed",
+        "knelt and did not rise",
+        "turned to stone",
+        "waited",
+        "never wore the crown",
+        "took the long sleep",
+        "drowned in the deep",
+        "became a beast",
+        "vanished from every record",
+        "lived on in {place}",
+        "walked into the {noun} and was gone",
+        "slept beneath {place}",
+        "refused to die",
+        "slept behind a {adj} seal",
+        "grew old in {place}",
+        "laughed, and then wept",
+        "never spoke again",
+    ),
+    "spec_intro": (
+        "Perhaps",
+        "Some say",
+        "It is whispered that",
+        "The {order} believed that",
+        "Legend holds that",
+        "It may be that",
+        "Few now recall that",
+        "According to the {order},",
+        "Old songs claim that",
+        "The scholars of {place} insisted that",
+        "If the tale is true,",
+        "{person} once wrote that",
+        "It is said in {place} that",
+        "Whatever the {order} may claim,",
+        "Even now,",
+    ),
+    "present": ("{pres_subject} {pres_pred}",),
+    "pres_subject": (
+        "the {noun}",
+        "the {adj} {noun}",
+        "{person}",
+        "the {order} of {place}",
+        "every {order_one}",
+        "something beneath {place}",
+        "the {kin} of {person}",
+        "{place}",
+        "the {noun} of {place}",
+        "no {order_one}",
+        "even the gods",
+        "the first {order_one}",
+    ),
+    "pres_pred": (
+        "never truly left {place}",
+        "could never be extinguished",
+        "knew more than was ever told",
+        "will one day {verb} the {noun}",
+        "remembered what was lost",
+        "dreamed of {place} until the end",
+        "never forgave {person}",
+        "had a claim upon the {noun} of {place}",
+        "could still hear the {noun} {hear_when}",
+        "feared the {noun} more than death",
+        "sought the {noun} in vain",
+        "lived only in the dreams of the {order}",
+        "carried a little of the {noun} {inside}",
+        "kept a {noun} lit for {person}",
+        "would have chosen {place} over the {noun}",
+        "had already {pp} long before",
+        "owed the {order} a {adj} debt",
+        "came from the {noun} and the {noun2} of {place}",
+    ),
+    "hear_when": ("at night", "in dreams", "over the water", "through the walls of {place}", "in the rain", "at dusk"),
+    "inside": ("within", "in their bones", "to the grave", "in a {material} box", "beneath the tongue"),
+    "thing_origin": ("{origin_verb} {origin_where}{origin_when}",),
+    "origin_verb": (
+        "once wielded",
+        "found",
+        "recovered",
+        "left",
+        "buried",
+        "hidden",
+        "carried",
+        "lost",
+        "dropped",
+        "kept",
+        "abandoned",
+        "blessed",
+        "worn",
+        "treasured",
+        "forged",
+        "stolen",
+        "dredged up",
+        "mended",
+    ),
+    "origin_where": (
+        "by {person}",
+        "in the ruins of {place}",
+        "among the {order} of {place}",
+        "beneath the {noun} of {place}",
+        "at the foot of the {adj} {noun}",
+        "in the hands of a {adj} {order_one}",
+        "by the {kin} of {person}",
+        "on the road to {place}",
+        "in a {adj} tomb near {place}",
+        "beside the {noun} where {person} fell",
+        "by the {order}",
+        "in the {forge} of {place}",
+        "by a {adj} {order_one} of {place}",
+        "in the {waters} of {place}",
+    ),
+    "origin_when": (
+        "",
+        "",
+        "",
+        " long ago",
+        " after the {noun} faded",
+        " during the {ordinal} war",
+        " before the fall of {place}",
+        " and then forgotten",
+        " for {number} years",
+        " on a {adj} night",
+        " in the {season} of the {noun}",
+    ),
+    "waters": ("waters", "flooded halls", "black pools", "cisterns", "marshes", "frozen lakes", "wells"),
+    "season": ("winter", "summer", "autumn", "long night", "year", "age"),
+    "quality": (
+        "its {part} {part_state}",
+        "its {part} {part_state}",
+        "{part_state}",
+        "still warm after {number} years",
+        "heavier than a {noun} of {material}",
+        "{simile}",
+        "{part_state} where {person} once held it",
+    ),
+    "part_state": (
+        "still keen",
+        "cold to the touch",
+        "stained with {element}",
+        "wrapped in {material}",
+        "etched with the names of the {order}",
+        "cracked down the middle",
+        "worn smooth by a {kin}'s hands",
+        "dark with old {element}",
+        "notched in {number} places",
+        "polished to a {adj} sheen",
+        "bound with {material} wire",
+        "scorched by {element}",
+        "humming faintly {hear_when}",
+        "marked with the sign of the {noun}",
+    ),
+    "heft": ("heavy", "light", "long", "short", "slender", "brutal", "cumbersome", "swift", "balanced", "plain"),
+    "weapon_trait": (
+        "that staggers foes",
+        "favoured by the {order} of {place}",
+        "with a {adj} {part}",
+        "that cleaves through shields",
+        "built for {action}",
+        "that rewards patience",
+        "prized in {place}",
+        "that few can wield for long",
+        "made to {verb} the {noun}",
+    ),
+    "armor_kind": ("armor", "a robe", "a hood", "gauntlets", "a mantle", "a cowl", "boots", "a veil", "a coat"),
+    "on_whom": ("upon foes", "upon the caster's enemies", "in a wide circle", "from a {adj} sky", "at close range"),
+    "use_note": (
+        "favoured by the {order} of {place}",
+        "a remedy first brewed by {person}",
+        "the {order} never travel without one",
+        "its taste recalls {material}",
+        "{simile}",
+        "the effect fades {fade}",
+    ),
+    "fade": ("with time", "at dusk", "when the bearer sleeps", "after a few breaths", "if the {noun} is near"),
+    "road": ("long", "cold", "crooked", "lonely", "narrow", "paved with ash"),
+    "where": (
+        "from beyond the {noun}",
+        "in the {adj} dark",
+        "behind the {barrier}",
+        "far below {place}",
+        "close at hand",
+        "among the {order}",
+    ),
+    "beacon": ("bonfire", "lantern", "pyre", "brazier", "beacon", "candle", "lamp", "hearth"),
+    "forge": ("furnaces", "kilns", "deep forges", "fire pits", "workshops", "anvils"),
+    "part": ("blade", "hilt", "grip", "pommel", "edge", "clasp", "lining", "band", "surface", "stitching", "face"),
+    "hum": ("hums", "glows faintly", "grows warm", "trembles", "weeps", "sings softly", "darkens", "grows cold"),
+    "condition": (
+        "the {noun} is near",
+        "its bearer is afraid",
+        "the moon is full",
+        "{order} draw near",
+        "rain falls over {place}",
+        "someone speaks the name of {person}",
+        "the bells of {place} ring",
+        "blood is spilled upon it",
+        "it is carried into the dark",
+        "its bearer lies",
+    ),
+    "noun2": ("ember", "tear", "seed", "stone", "coin", "eye", "ash", "bone", "idol", "egg"),
+    "ordinal": ("first", "second", "third", "last", "longest", "forgotten"),
+    "number": ("seven", "a hundred", "a thousand", "forty", "nine", "twelve", "countless"),
+    "unit": ("stone", "soul", "name", "grave", "step", "candle"),
+    "verb": (
+        "kindle",
+        "seal",
+        "claim",
+        "guard",
+        "break",
+        "bury",
+        "wake",
+        "mourn",
+        "redeem",
+        "forsake",
+        "carry",
+        "silence",
+        "unmake",
+        "find",
+    ),
+    # game-rule sentences of descriptions
+    "effect": (
+        "boosts {element} damage{effect_when}",
+        "raises resistance to {element}{effect_when}",
+        "restores {amount} of HP{effect_when}",
+        "reduces the stamina cost of {action}{effect_when}",
+        "increases souls gained from foes{effect_when}",
+        "cures {status}",
+        "quiets the sound of footsteps{effect_when}",
+        "casts a faint light around the wearer{effect_when}",
+        "draws out the {element} within the weapon",
+        "slowly restores HP{effect_when}",
+        "raises maximum equip load{effect_when}",
+        "reduces damage from falls",
+        "attracts the attention of spirits",
+        "grants brief resistance to {element}",
+    ),
+    "effect_when": (
+        "",
+        "",
+        " for a short time",
+        " while equipped",
+        " when HP is low",
+        " at the cost of {cost}",
+        " in the dark",
+        " when wielded with both hands",
+        " for each {noun} carried",
+        " but {drawback}",
+        " while the moon is full",
+    ),
+    "amount": ("a small amount", "a great deal", "a modest amount", "a sliver"),
+    "action": ("rolling", "sprinting", "blocking", "spells", "heavy attacks", "backsteps", "charged attacks"),
+    "status": ("poison", "bleeding", "frostbite", "curse", "rot", "toxic"),
+    "cost": ("maximum HP", "stamina", "a little of the wearer's soul", "equip load", "poise"),
+    "drawback": (
+        "slowly drains HP",
+        "weakens defence against {element}",
+        "draws the ire of the {order}",
+        "makes the wearer easier to see",
+        "dulls the wielder's strength",
+    ),
+    # dialogue
+    "interj": ("Ahh", "Oh", "Hm", "Well", "Hah", "Ah, yes", "Listen", "Forgive me", "Hmph", "Oh, it's you", "Mm"),
+    "address": (
+        "traveller",
+        "Undead",
+        "friend",
+        "little ember",
+        "stranger",
+        "pilgrim",
+        "my lord",
+        "Ashen one",
+        "child",
+        "knight",
+        "wanderer",
+        "my dear",
+    ),
+    "question": ("{q_lead}{q_body}{q_tail}?",),
+    "q_lead": ("", "", "", "Tell me, {address}, ", "Be honest: ", "Hm, ", "Say, ", "And you, {address}... "),
+    "q_body": (
+        "have you come from {place}",
+        "did {person} send you",
+        "do you know what the {order} did to {place}",
+        "why would anyone {verb} the {noun}",
+        "what brings a {adj} {address_plain} so far from {place}",
+        "is it true that {present}",
+        "have you seen the {noun} of {place} with your own eyes",
+        "would you {verb} the {noun} for me, if I asked",
+        "does the {noun} still burn in {place}",
+        "who taught you to {verb} a {noun} like that",
+        "can you hear the {noun} calling from {place}",
+        "did the {order} tell you nothing of {person}",
+        "what will you do when the {noun} of {place} falls",
+        "have you ever {pp}",
+        "is that {object} I see on your back",
+    ),
+    "q_tail": (
+        "",
+        "",
+        ", {address}",
+        " after all this time",
+        " of all places",
+        " before the {noun} fails",
+        ", or am I dreaming again",
+        " with a {weapon} like that",
+    ),
+    "address_plain": ("traveller", "pilgrim", "stranger", "wanderer", "knight", "soul"),
+    "i_clause": (
+        "I {vpast} {object}{tail}",
+        "I was once a {adj} {order_one} of {place}, {i_until}",
+        "I have not slept since {object} {intrans}",
+        "I served {person} for {number} years, {i_until}",
+        "I came to {place} to {verb} the {noun}, {i_until}",
+        "I remember when the {order} still sang in {place}",
+        "we {vpast} {object}{tail}",
+        "my {kin} {intrans}{tail}",
+        "I saw {subject} {verb} {object} with my own eyes",
+        "I owe {subject} a debt I cannot pay",
+        "I have {pp}, and still the {noun} {hum}",
+        "I only wanted to {verb} {object}",
+    ),
+    "i_until": (
+        "and now look at me",
+        "before the {noun} took everything",
+        "until {place} fell",
+        "though you would never know it",
+        "and I would do it again",
+        "but that was {number} winters ago",
+        "until {person} {intrans}",
+    ),
+    "imperative": ("{imp_verb} {object}{imp_tail}",),
+    "imp_verb": (
+        "go and find",
+        "take",
+        "leave",
+        "never trust",
+        "seek",
+        "bring me",
+        "burn",
+        "bury",
+        "do not touch",
+        "guard",
+        "forget",
+        "remember",
+        "carry",
+        "speak to",
+        "do not wake",
+    ),
+    "imp_tail": (
+        ", {address}",
+        " before {place} takes you",
+        ", if you must",
+        " and do not look back",
+        ", for {present}",
+        " when the moon is {moon_state}",
+        "",
+        ", and think of {person}",
+        ", and we shall speak again",
+        " while you still can",
+    ),
+    "moon_state": ("full", "new", "red", "hidden", "waning"),
+    "archaic": (
+        "Thou hast {pp}, yet the {noun} hath not forgotten thee.",
+        "Art thou come to {verb} the {noun}, or merely to die beside it?",
+        "Pray, {address}, for thy {noun} groweth dim and {place} is far.",
+        "Knowest thou the tale of {person}, who {vpast} {object}?",
+        "Hearken, {address}: the {noun} of {place} doth stir once more.",
+        "Seek thee the {noun} of {material}, and thou shalt find {place} waiting.",
+        "Thy {noun2} is {adj}, {address}, and thy road to {place} is {road}.",
+        "Wouldst thou {verb} the {noun} for one such as I?",
+        "Verily, the {order} did {verb} the {noun}{tail}.",
+    ),
+    "pp": (
+        "walked far",
+        "borne the curse",
+        "seen the {noun} fade",
+        "crossed {place}",
+        "knelt before the {noun}",
+        "slain a {adj} {order_one}",
+        "drunk from the {waters} of {place}",
+        "heard the {noun} sing",
+    ),
+    "aside": (
+        "Hah, listen to me",
+        "but what do I know",
+        "or so they tell me",
+        "forgive an old fool",
+        "heh heh",
+        "mark my words",
+        "if you believe such things",
+    ),
+    # event text
+    "barrier": ("door", "gate", "seal", "portcullis", "wall of {element}", "bridge", "hatch", "coffin lid", "curtain"),
+    "barrier_state": (
+        "will not open from this side",
+        "is sealed by a {adj} sigil",
+        "bars the way",
+        "is locked tight",
+        "crumbles at your touch",
+        "answers only to the {noun}",
+        "will not budge",
+        "has rusted shut",
+    ),
+    "sense": ("sense", "hear", "feel", "smell", "glimpse"),
+    "presence": (
+        "a {adj} spirit",
+        "the call of the {noun}",
+        "something moving beneath {place}",
+        "a faint voice beyond the {noun}",
+        "the warmth of a distant {noun}",
+        "the gaze of the {order}",
+        "{element} gathering in the air",
+        "bells ringing far below",
+    ),
+}
 
 
 _ARTICLE = re.compile(r"\b([Aa]) ([aeiouAEIOU])")
 
 
 class Grammar:
-    """A small random grammar for souls-like lore; one seed gives one reproducible set of texts."""
+    """A random phrase grammar for souls-like lore; one seed gives one reproducible set of texts."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.people = sorted({self._person() for _ in range(60)})
-        self.places = sorted({self._place() for _ in range(30)} | set(PLACE_FORMS))
+        self.people = sorted({self._person() for _ in range(140)})
+        self.places = sorted({self._place() for _ in range(50)} | set(PLACE_FORMS))
 
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
         return self.rng.choice(options)
@@ -475,7 +1026,7 @@ class Grammar:
 
     def fill(self, template: str) -> str:
         """Fill every {slot} of `template`; slots can expand into text with further slots."""
-        slots = {
+        words = {
             "person": lambda: self.pick(self.people),
             "place": lambda: self.pick(self.places),
             "noun": lambda: self.pick(NOUNS),
@@ -485,80 +1036,73 @@ class Grammar:
             "order": lambda: self.pick(ORDERS),
             "order_one": lambda: self.pick(ORDERS).removesuffix("s"),
             "weapon": lambda: self.pick(WEAPONS),
-            "fate": lambda: self.pick(FATES),
-            "deed": lambda: self.fill(self.pick(DEEDS)),
-            "deed_pp": lambda: self.fill(self.pick(DEEDS_PP)),
-            "possessive": lambda: self.pick(("his", "her", "their")),
-            "verb": lambda: self.pick(VERBS),
-            "address": lambda: self.pick(DIALOGUE_ADDRESS),
-            "speculation": lambda: self.fill(self.pick(SPECULATIONS)),
-            "effect": lambda: self.fill(self.pick(EFFECTS)),
+            "kin": lambda: self.pick(KIN),
         }
         out = template
         while "{" in out:
             start = out.index("{")
             end = out.index("}", start)
-            out = out[:start] + slots[out[start + 1 : end]]() + out[end + 1 :]
+            slot = out[start + 1 : end]
+            text = words[slot]() if slot in words else self.pick(PHRASES[slot])
+            out = out[:start] + text + out[end + 1 :]
         return out
 
+    def finish(self, text: str, end: str = ".") -> str:
+        """Fix articles, capitalise the first letter and end the sentence."""
+        text = _ARTICLE.sub(r"\1n \2", text).strip()
+        return text[0].upper() + text[1:] + end
+
     def sentence(self, templates: tuple[str, ...]) -> str:
-        text = _ARTICLE.sub(r"\1n \2", self.fill(self.pick(templates)))
-        return text[0].upper() + text[1:]
+        return self.finish(self.fill(self.pick(templates)), "")
+
+    def narrative(self) -> str:
+        """One sentence of history: who did what, when, and how it ended."""
+        shapes = (
+            (3, "{time} {subject} {vpast} {object}{tail}"),
+            (2, "{subject} {vpast} {object}{tail}"),
+            (1, "{time} {subject} {intrans}{tail}"),
+            (1, "it was {subject} who {vpast} {object}{tail}"),
+            (1, "{subject} {vpast} {object}, and {subject} {intrans}"),
+            (1, "though {subject} {vpast} {object}, {subject} {intrans}"),
+            (1, "{spec_intro} {subject} {vpast} {object}{tail}"),
+            (1, "{spec_intro} {present}"),
+            (1, "{time} {subject} {vpast} {object}, {simile}"),
+            (1, "when {subject} {intrans}, {subject} {vpast} {object}{tail}"),
+        )
+        text = self.rng.choices([shape for _, shape in shapes], [weight for weight, _ in shapes])[0]
+        return self.finish(self.fill(text))
+
+    def observation(self, thing: str) -> str:
+        """One sentence about the object itself: what it is made of and how it behaves."""
+        templates = (
+            f"the {{material}} of this {thing} {{hum}} whenever {{condition}}",
+            f"this {thing} {{hum}} when {{condition}}, {{simile}}",
+            f"the {{part}} of the {thing} is {{part_state}}, and {{part_state}} besides",
+            f"whoever carried this {thing} {{intrans}}, or so the {{order}} of {{place}} claim",
+            f"nothing of {{person}} remains but this {thing}, {{quality}}",
+            f"the {{order}} of {{place}} would not touch this {thing}, for {{present}}",
+            f"no {{order_one}} has held this {thing} since {{subject}} {{intrans}}",
+            f"whoever bears this {thing} must one day {{verb}} {{object}}{{tail}}",
+            f"in {{place}}, this {thing} was {{thing_origin}}",
+        )
+        return self.sentence(templates) + "."
 
     def lore(self, thing: str) -> str:
-        """Two to four sentences of lore about `thing`, sometimes in two paragraphs."""
+        """Two to five sentences of lore about `thing`, sometimes in two paragraphs."""
+        article = "an" if thing[0] in "aeiou" else "a"
         openers = (
-            f"a {{adj}} {thing} of {{material}}, once wielded by {{person}}.",
-            f"the {thing} favoured by the {{order}} of {{place}}.",
-            f"a {thing} forged in the furnaces of {{place}}, where {{material}} is still worked by hand.",
-            f"a {{adj}} {thing}, carried by {{person}} until the very end.",
-            f"this {thing} belonged to {{person}}, who {{deed}}.",
-            f"a {thing} of the {{order}}, marked with the sign of the {{noun}}.",
-            f"an old {thing} of {{material}}, found among the ruins of {{place}}.",
-            f"the {{adj}} {thing} of {{person}}, last of the {{order}} of {{place}}.",
+            f"{article} {{adj}} {thing} of {{material}}, {{thing_origin}}",
+            f"{article} {thing} {{thing_origin}}, {{quality}}",
+            f"the {{adj}} {thing} of {{person}}, {{thing_origin}}",
+            f"{article} {thing} of {{material}}, {{thing_origin}} and {{quality}}",
+            f"this {thing} was {{thing_origin}}, {{quality}}",
+            f"{article} {{adj}} {thing}, {{thing_origin}}",
         )
-        middles = (
-            "It is said that {person} {deed}, and never returned.",
-            "{person} {fate}, yet the {noun} still burns within it.",
-            "When the {noun} faded, {person} {deed}.",
-            "The {order} of {place} {deed}, but none remember why.",
-            "Though {person} {fate}, this relic endures, cold and {adj}.",
-            "Those who {verb} the {noun} shall share the fate of {person}.",
-            "The {material} hums with {element} whenever the {noun} is near.",
-            "Long ago, the {order} swore to {verb} the {noun}, and so they did, one by one.",
-            "In {place}, the {order} still speak of {person} in hushed voices.",
-            'The {order} had a saying: "{speculation}."',
-            "Few now recall that {person} {deed} with nothing but a {adj} {weapon}.",
-            "After {person} {fate}, the {order} took up the {noun} and carried it to {place}.",
-            "The {noun} of {place} grew dim, and the {order} could do nothing but watch.",
-            "Its {material} surface is etched with the names of the {order} who fell in {place}.",
-            "Long ago, when the {noun} still burned over {place} and the {order} walked freely among the living, "
-            "{person} {deed}, and it is said that the {noun} has never forgiven that betrayal.",
-            "Those who have walked the {adj} roads of {place} speak of a {adj} {noun} that waits beneath the "
-            "{material} stones, hungering for the souls of the {order}.",
-            "Whether {person} {deed} out of duty or out of grief, no one can say, for the {order} burned every record.",
-            "The {order} of {place} were few, and fewer still returned.",
-            "Nothing of {person} remains but this.",
-        )
-        closers = (
-            "Perhaps {speculation}.",
-            "Perhaps... {speculation}.",
-            "Who, then, will {verb} the {noun} when the last {order} are gone?",
-            "Even now, {speculation}.",
-            "Boosts {element} damage, but drains the wielder's strength.",
-            "Thou who wields this must {verb} the {noun}, or be forgotten.",
-            "Some say {speculation}, though none can prove it.",
-            "None know where {person} rests, but the {noun} is said to remember.",
-            "Only the {order} still mourn, for {speculation}.",
-            "Seek {place}, if thou must.",
-            "And so the {noun} waits, patient and {adj}, for one who would {verb} it at last, be they knight, "
-            "beggar or something far worse.",
-        )
-        sentences = [self.sentence(openers), self.sentence(middles)]
-        if self.rng.random() < 0.7:
-            sentences.append(self.sentence(middles))
-        if self.rng.random() < 0.6:
-            sentences.append(self.sentence(closers))
+        sentences = [self.sentence(openers) + "."]
+        for _ in range(self.rng.randint(1, 3)):
+            sentences.append(self.narrative() if self.rng.random() < 0.7 else self.observation(thing))
+        if self.rng.random() < 0.4:
+            sentences.append(self.finish(self.fill("{spec_intro} {present}")))
         if len(sentences) > 2 and self.rng.random() < 0.5:
             return " ".join(sentences[:2]) + "\n\n" + " ".join(sentences[2:])
         return " ".join(sentences)
@@ -567,28 +1111,37 @@ class Grammar:
         """A short, practical description, as the games show beside the item."""
         templates = {
             "weapon": (
-                "{adj} {weapon} of plain make, easy to wield.",
-                "A heavy {weapon} that staggers foes with each blow.",
-                "A {weapon} imbued with {element}, prized by the {order}.",
+                "{heft} {weapon} of {material}, {weapon_trait}",
+                "a {heft} {weapon} {weapon_trait}, {quality}",
+                "a {weapon} imbued with {element}; it {effect}",
+                "{weapon} of {material} {thing_origin}",
             ),
             "armor": (
-                "Armor worn by the {order} of {place}.",
-                "Light {material} garb that favours swift movement.",
-                "Heavy protection of {material}, resistant to {element}.",
+                "{armor_kind} worn by the {order} of {place}; it {effect}",
+                "{heft} {material} garb {weapon_trait}",
+                "{armor_kind} of {material}, {quality}",
+                "garb of {person}, {thing_origin}",
             ),
-            "item": ("When used, it {effect}.", "A {adj} keepsake that {effect}.", "Consumable that {effect}."),
+            "item": (
+                "when used, it {effect}; {use_note}",
+                "a {adj} keepsake of {person} that {effect}",
+                "consumable {noun2} of {material} that {effect}",
+                "a {noun2} {thing_origin}; it {effect}",
+            ),
             "magic": (
-                "A spell taught by {person} that {effect}.",
-                "Hurls a {adj} mass of {element} at foes.",
-                "Shrouds the caster in {element} for a short time.",
+                "a spell taught by {person} that {effect}",
+                "hurls a {adj} mass of {element} at foes, {simile}",
+                "shrouds the caster in {element}; it {effect}",
+                "a {adj} rite of the {order} that calls down {element} {on_whom}",
             ),
             "accessory": (
-                "A ring of {material} that {effect}.",
-                "A {adj} ring worn by {person}.",
-                "Charm of the {order}; it {effect}.",
+                "a ring of {material} that {effect}",
+                "a {adj} ring {thing_origin}",
+                "{adj} charm of the {order} of {place}; it {effect}",
+                "a band of {material}, {quality}, that {effect}",
             ),
         }[kind]
-        return self.sentence(templates)
+        return self.sentence(templates) + "."
 
     def item_name(self, kind: str) -> str:
         base = {
@@ -603,34 +1156,28 @@ class Grammar:
     def dialogue(self) -> list[str]:
         """One speaker's turn: one to four lines, some split mid-sentence across entries as the games do."""
         lines = []
-        opener = f"{self.pick(DIALOGUE_OPEN)}, {self.pick(DIALOGUE_ADDRESS)}..."
-        if self.rng.random() < 0.5:
-            opener += " " + self.fill(self.pick(("you've come at last.", "another one, then.", "still breathing?")))
+        opener = self.fill("{interj}, {address}...")
+        if self.rng.random() < 0.85:
+            opener += " " + self.finish(
+                self.fill(self.pick(("{i_clause}.", "{imperative}.", "{present}.", "{question}"))), ""
+            )
         lines.append(opener)
         for _ in range(self.rng.randint(1, 3)):
             roll = self.rng.random()
-            if roll < 0.3:
-                lines.append(self.fill("And in {place}, the {order} are gathered,"))
-                lines.append(self.fill("so that the {noun} may {verb} them, one by one."))
-            elif roll < 0.5:
-                lines.append(self.sentence(ARCHAIC))
-            elif roll < 0.7:
-                lines.append(
-                    self.sentence(("I was once a {adj} {order_one}, you see. Now I am only a {adj} old fool.",))
-                )
-            elif roll < 0.85:
-                lines.append(
-                    self.fill("If you seek {person}, look to {place}. But do not linger there, for {speculation}.")
-                )
-            elif roll < 0.93:
-                lines.append(self.fill("Perhaps {speculation}... Hah, listen to me."))
+            if roll < 0.25:
+                # one sentence split across two entries: the corpus joins them again
+                lines.append(self.finish(self.fill("{time} {subject} {vpast} {object}"), ","))
+                lines.append(self.fill("and {subject} {intrans}{tail}."))
+            elif roll < 0.4:
+                lines.append(self.finish(self.fill("{archaic}"), ""))
+            elif roll < 0.6:
+                lines.append(self.finish(self.fill("{question}"), ""))
+            elif roll < 0.8:
+                lines.append(self.finish(self.fill("{i_clause}"), self.pick((".", "...", "."))))
+            elif roll < 0.9:
+                lines.append(self.finish(self.fill("{imperative}")))
             else:
-                lines.append(
-                    self.fill(
-                        "I have walked a long way, {address}, from {place} to the edge of {place}, and all I found "
-                        "was ash, and more ash, and the {adj} silence of the {order}."
-                    )
-                )
+                lines.append(self.finish(self.fill("{spec_intro} {present}... {aside}")))
         return lines
 
 
@@ -716,7 +1263,15 @@ def dialogue_table(grammar: Grammar, speakers: int, first_id: int) -> list[tuple
 
 
 def event_table(grammar: Grammar, count: int) -> list[tuple[int, str | None]]:
-    return [(10000 + i, grammar.sentence(EVENT_TEXT)) for i in range(count)]
+    templates = (
+        "the {adj} {barrier} of {place} {barrier_state}",
+        "a {adj} {barrier} {barrier_state}",
+        "you {sense} {presence} {where}",
+        "somewhere in {place}, you {sense} {presence}",
+        "the {beacon} has been lit once more; you {sense} {presence} {where}",
+        "this {barrier} {barrier_state}; perhaps the {order} hold the key",
+    )
+    return [(10000 + i, grammar.sentence(templates) + ".") for i in range(count)]
 
 
 def menu_tables() -> dict[str, list[tuple[int, str | None]]]:
