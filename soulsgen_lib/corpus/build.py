@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from soulsgen_lib.atomic import atomic_dir
+from soulsgen_lib.checksum import file_sha256
 from soulsgen_lib.gametext import FmgTable, GameTextError, clean
 from soulsgen_lib.gametext import catalog as cat
 from soulsgen_lib.gametext.sources import SourceFile, discover, read_tables
@@ -479,7 +480,7 @@ def _write_outputs(
                 word_counter.add(kept)
     familiar = _familiar_words(*word_counter.counts(), options.min_word_count)
     (tmp / "words.txt").write_text("".join(f"{word}\t{count}\n" for word, count in familiar), encoding="utf-8")
-    file_hashes = {name: _sha256_file(tmp / name) for name in CORPUS_FILES}
+    file_hashes = {name: file_sha256(tmp / name) for name in CORPUS_FILES}
     corpus_hash = hashlib.sha256(
         "".join(f"{name} {digest}\n" for name, digest in sorted(file_hashes.items())).encode()
     ).hexdigest()
@@ -491,7 +492,7 @@ def _write_outputs(
     manifest = {
         "created_by": "soulsgen corpus build",
         "inputs": [
-            {"path": str(f.path), "game": f.game, "sha256": _sha256_file(f.path), "bytes": f.path.stat().st_size}
+            {"path": str(f.path), "game": f.game, "sha256": file_sha256(f.path), "bytes": f.path.stat().st_size}
             for f in files
         ],
         "ignored_files": [str(p) for p in ignored],
@@ -616,11 +617,3 @@ def _familiar_words(words: Counter[str], capitalised: Counter[str], min_count: i
         familiar.append((spelling, count))
     familiar.sort(key=lambda item: (-item[1], item[0]))
     return familiar
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

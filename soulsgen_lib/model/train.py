@@ -31,6 +31,7 @@ from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from soulsgen_lib.atomic import atomic_path, write_text_atomic
+from soulsgen_lib.checksum import file_sha256
 from soulsgen_lib.model import MODEL_FILES
 from soulsgen_lib.model.device import autocast_for, pick_device
 from soulsgen_lib.model.errors import ModelError
@@ -548,7 +549,7 @@ class _TrainingRun:
         write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         _plot_loss_curve(out / METRICS_LOG_FILE, out / LOSS_CURVE_FILE)
         card = {
-            "model_version": f"{self.preset}-{_file_sha256(out / 'model.pt')[:12]}",
+            "model_version": f"{self.preset}-{file_sha256(out / 'model.pt')[:12]}",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "preset": self.preset,
             "seed": self.seed,
@@ -571,14 +572,6 @@ class _TrainingRun:
         write_text_atomic(out / "model_card.json", json.dumps(card, indent=2) + "\n")
         (out / CHECKPOINT_FILE).unlink(missing_ok=True)  # optimizer state triples the folder; training is done
         return card
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_words(corpus_words: Path, target: Path, train_sentences: list[str]) -> None:
