@@ -78,22 +78,31 @@ def _read_bnd4(data: bytes, source: str) -> list[BinderFile]:
         at += 8
         if fmt & FORMAT_COMPRESSION:
             at += 8
-        if fmt & FORMAT_LONG_OFFSETS:
-            (offset,) = struct.unpack_from(f"{order}q", data, at)
-            at += 8
-        else:
-            (offset,) = struct.unpack_from(f"{order}I", data, at)
-            at += 4
-        file_id = -1
-        if fmt & FORMAT_IDS:
-            (file_id,) = struct.unpack_from(f"{order}i", data, at)
-            at += 4
-        name = ""
-        if fmt & (FORMAT_NAMES1 | FORMAT_NAMES2):
-            (name_offset,) = struct.unpack_from(f"{order}I", data, at)
-            name = _name_at(data, name_offset, unicode, big_endian, source)
+        offset, file_id, name_offset = _offset_id_name(data, at, order, fmt, "I")
+        name = "" if name_offset is None else _name_at(data, name_offset, unicode, big_endian, source)
         files.append(BinderFile(file_id, name, _member(data, offset, size, source, index)))
     return files
+
+
+def _offset_id_name(data: bytes, at: int, order: str, fmt: int, name_format: str) -> tuple[int, int, int | None]:
+    """The data offset, file id (-1 when absent) and name offset (None when absent) of one file header.
+
+    Both binder versions lay these fields out alike from `at`; BND4 stores the name offset unsigned.
+    """
+    if fmt & FORMAT_LONG_OFFSETS:
+        (offset,) = struct.unpack_from(f"{order}q", data, at)
+        at += 8
+    else:
+        (offset,) = struct.unpack_from(f"{order}I", data, at)
+        at += 4
+    file_id = -1
+    if fmt & FORMAT_IDS:
+        (file_id,) = struct.unpack_from(f"{order}i", data, at)
+        at += 4
+    name_offset = None
+    if fmt & (FORMAT_NAMES1 | FORMAT_NAMES2):
+        (name_offset,) = struct.unpack_from(f"{order}{name_format}", data, at)
+    return offset, file_id, name_offset
 
 
 def _read_bnd3(data: bytes, source: str) -> list[BinderFile]:
@@ -112,20 +121,8 @@ def _read_bnd3(data: bytes, source: str) -> list[BinderFile]:
         at = 0x20 + index * header_size
         (size,) = struct.unpack_from(f"{order}i", data, at + 4)
         at += 8
-        if fmt & FORMAT_LONG_OFFSETS:
-            (offset,) = struct.unpack_from(f"{order}q", data, at)
-            at += 8
-        else:
-            (offset,) = struct.unpack_from(f"{order}I", data, at)
-            at += 4
-        file_id = -1
-        if fmt & FORMAT_IDS:
-            (file_id,) = struct.unpack_from(f"{order}i", data, at)
-            at += 4
-        name = ""
-        if fmt & (FORMAT_NAMES1 | FORMAT_NAMES2):
-            (name_offset,) = struct.unpack_from(f"{order}i", data, at)
-            name = _name_at(data, name_offset, False, False, source)
+        offset, file_id, name_offset = _offset_id_name(data, at, order, fmt, "i")
+        name = "" if name_offset is None else _name_at(data, name_offset, False, False, source)
         files.append(BinderFile(file_id, name, _member(data, offset, size, source, index)))
     return files
 
