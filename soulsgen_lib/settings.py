@@ -146,9 +146,6 @@ class Settings:
             rows.append((f.metadata["env"], shown, f.metadata["help"]))
         return rows
 
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
-
 
 def env_var_of(setting_name: str) -> str:
     """The environment variable behind a Settings field, for `--help` texts."""

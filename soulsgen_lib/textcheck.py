@@ -26,10 +26,6 @@ def tweet_length(text: str) -> int:
     return weight
 
 
-def fits_tweet(text: str) -> bool:
-    return 0 < tweet_length(text) <= TWEET_MAX_WEIGHT
-
-
 def balanced(text: str) -> bool:
     """Brackets and curly quotes close in order; straight double quotes come in pairs."""
     closers = set(_PAIRS.values())

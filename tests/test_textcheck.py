@@ -1,16 +1,16 @@
 import pytest
 
-from soulsgen_lib.textcheck import balanced, ends_like_sentence, fits_tweet, shape_problem, tweet_length
+from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, balanced, ends_like_sentence, shape_problem, tweet_length
 
 
 def test_tweet_length_follows_x_weighting():
     assert tweet_length("Ashen one.") == 10
     assert tweet_length("火の時代") == 8  # CJK weighs 2
     assert tweet_length("see https://example.com/a/very/long/path/indeed now") == len("see ") + 23 + len(" now")
-    assert fits_tweet("a" * 280)
-    assert not fits_tweet("a" * 281)
-    assert not fits_tweet("火" * 141)
-    assert not fits_tweet("")
+    assert tweet_length("a" * 280) == TWEET_MAX_WEIGHT
+    assert tweet_length("a" * 281) > TWEET_MAX_WEIGHT
+    assert tweet_length("火" * 141) > TWEET_MAX_WEIGHT
+    assert shape_problem("") == "empty"
 
 
 @pytest.mark.parametrize(

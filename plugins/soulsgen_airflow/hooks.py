@@ -106,7 +106,7 @@ class XHook(BaseHook):
         missing = [name for name, value in fields.items() if not value]
         if missing:
             raise CredentialsRejected(f"connection {self.x_conn_id} lacks {', '.join(missing)}")
-        return XTarget.from_credentials(
+        return XTarget(
             conn.login, conn.password, extra["access_token"], extra["token_secret"], extra.get("base_url", "")
         )
 

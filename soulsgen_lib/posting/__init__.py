@@ -2,7 +2,7 @@
 
 The DAG and the `twitter` CLI use the same calls:
 
-    target = XTarget.from_credentials(key, key_secret, token, token_secret, base_url)
+    target = XTarget(key, key_secret, token, token_secret, base_url)
     history = open_history(settings)                  # BUCKET/posted/history.jsonl or a local file
     outcome = post_sentence(text, target, history, Budget.from_settings(settings), model_version)
 

@@ -106,7 +106,7 @@ class BaseUrlSession(requests.Session):
 
     def __init__(self, base_url: str, timeout: tuple[float, float]) -> None:
         super().__init__()
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or X_API_BASE_URL).rstrip("/")  # "" (an unset field) means the real API
         self.timeout = timeout
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
@@ -157,7 +157,7 @@ class XTarget:
         import tweepy
 
         _REDACTOR.add(consumer_key, consumer_secret, access_token, token_secret)
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or X_API_BASE_URL).rstrip("/")  # "" (an unset field) means the real API
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -168,19 +168,6 @@ class XTarget:
             access_token_secret=token_secret,
         )
         self._client.session = BaseUrlSession(self.base_url, (self.retry.connect_timeout_s, self.retry.read_timeout_s))
-
-    @classmethod
-    def from_credentials(
-        cls,
-        consumer_key: str,
-        consumer_secret: str,
-        access_token: str,
-        token_secret: str,
-        base_url: str = X_API_BASE_URL,
-        retry: RetryPolicy | None = None,
-    ) -> XTarget:
-        """A target from plain credential strings (e.g. an Airflow connection's fields)."""
-        return cls(consumer_key, consumer_secret, access_token, token_secret, base_url or X_API_BASE_URL, retry)
 
     @classmethod
     def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> XTarget:
