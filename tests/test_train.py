@@ -176,3 +176,49 @@ def test_two_process_ddp_training_on_cpu_with_gloo(tmp_path, model_corpus_dir):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["steps"] == 10
     assert all((out / name).is_file() for name in MODEL_FILES)
+
+
+def test_compiled_training_matches_eager_training(tmp_path, model_corpus_dir):
+    """`--compile` trains the same model (inductor on CPU; the weights are saved without its wrapper)."""
+    from torch._dynamo.utils import counters
+
+    common = {"preset": "tiny", "steps": 6, "seed": 5, "progress": False}
+    train_model(model_corpus_dir, tmp_path / "eager", overrides={**FAST, "dropout": 0.0}, **common)
+    result = CliRunner().invoke(
+        soulsgen,
+        [
+            "train",
+            "--corpus",
+            str(model_corpus_dir),
+            "--out",
+            str(tmp_path / "compiled"),
+            "--preset",
+            "tiny",
+            "--steps",
+            "6",
+            "--seed",
+            "5",
+            "--compile",
+            "--set",
+            "dropout=0",
+            "--set",
+            "eval_every=10",
+            "--set",
+            "log_every=5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert counters["stats"]["unique_graphs"] > 0  # dynamo really captured the model
+    eager, compiled = weights(tmp_path / "eager"), weights(tmp_path / "compiled")
+    assert eager.keys() == compiled.keys()  # no "_orig_mod." prefixes from the compiled wrapper
+    for name in eager:
+        assert torch.allclose(eager[name], compiled[name], atol=1e-4), name
+    losses = [
+        [
+            json.loads(line)["train_loss"]
+            for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+            if "train_loss" in line
+        ]
+        for name in ("eager", "compiled")
+    ]
+    assert losses[0] and losses[0] == pytest.approx(losses[1], rel=1e-4)
