@@ -45,7 +45,11 @@ def _layout():
         "preset": Param("small", enum=["tiny", "small", "seed"], description="Model size preset."),
         "steps": Param(0, type="integer", minimum=0, description="Training steps; 0 uses the preset's default."),
         "seed": Param(0, type="integer", description="Training seed."),
-        "model_overrides": Param({}, type="object", description='GPT config fields to override, e.g. {"n_layer": 4}.'),
+        "model_overrides": Param(
+            {},
+            type="object",
+            description='Model or training fields to override, e.g. {"n_layer": 4, "tokenizer": "subword"}.',
+        ),
         "training_backend": Param("local", enum=["local", "gce"], description="Train here or on a GPU VM."),
         "eval_sentences": Param(200, type="integer", minimum=10, description="Sentences generated for evaluation."),
         "deploy": Param(False, type="boolean", description="Register the new MAR with a running TorchServe."),
@@ -86,8 +90,8 @@ def soulsgen_pipeline():
     def train_tokenizer(corpus: dict) -> str:
         from soulsgen_lib.pipeline import train_tokenizer_step
 
-        layout, _ = _layout()
-        return train_tokenizer_step(layout)
+        layout, params = _layout()
+        return train_tokenizer_step(layout, params["model_overrides"].get("tokenizer", "word"))
 
     @task.branch
     def choose_backend(tokenizer: str) -> str:

@@ -20,6 +20,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 import soulsgen_lib
 from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator
+from soulsgen_lib.model.tokenizer import split_words
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ class SoulsgenHandler(BaseHandler):
         """The prompt the sentence started from: the request's, else the familiar word it opened with."""
         if request.prompt is not None:
             return request.prompt
-        ids = self.generator.tokenizer.encode(text)
-        return self.generator.tokenizer.id_to_token(ids[0]) if ids else ""
+        words = split_words(text)
+        return words[0] if words else ""
 
 
 def parse_request(row: dict) -> GenerationRequest:

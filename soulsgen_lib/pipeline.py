@@ -106,12 +106,12 @@ def build_corpus_step(layout: RunLayout, sources: list[Path]) -> dict[str, Any]:
     return {"corpus_dir": str(layout.corpus_dir), "report": str(layout.corpus_report), **_small(summary)}
 
 
-def train_tokenizer_step(layout: RunLayout) -> str:
-    """The model folder's tokenizer, trained on the corpus (kept when this version already has one)."""
+def train_tokenizer_step(layout: RunLayout, kind: str = "word") -> str:
+    """The model folder's tokenizer of `kind`, trained on the corpus (kept when this version already has one)."""
     from soulsgen_lib.model.train import prepare_tokenizer
 
     layout.model_dir.mkdir(parents=True, exist_ok=True)
-    prepare_tokenizer(layout.corpus_dir, layout.model_dir)
+    prepare_tokenizer(layout.corpus_dir, layout.model_dir, kind=kind)
     return str(layout.model_dir / "tokenizer.json")
 
 

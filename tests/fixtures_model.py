@@ -134,3 +134,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, model_corpus_dir: P
     with torch_threads(1):
         train_model(model_corpus_dir, out, preset="tiny", steps=120, seed=0, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_subword_model_dir(tmp_path_factory: pytest.TempPathFactory, model_corpus_dir: Path) -> Path:
+    """`tiny_model_dir` with the sub-word tokenizer: few enough pieces that most words take several."""
+    from soulsgen_lib.model.train import train_model
+
+    out = tmp_path_factory.mktemp("tiny_subword_model") / "model"
+    overrides = {"tokenizer": "subword", "max_vocab": 120}
+    with torch_threads(1):
+        train_model(model_corpus_dir, out, preset="tiny", steps=120, seed=0, overrides=overrides, progress=False)
+    return out

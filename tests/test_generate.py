@@ -55,7 +55,7 @@ def test_rows_stop_at_the_end_token_instead_of_filling_the_context(generator):
 def test_prompts_familiar_word_none_or_user_text(tiny_model_dir):
     generator = Generator.load(tiny_model_dir, device="cpu")
     generator.defaults = dataclasses.replace(generator.defaults, prompt="familiar")
-    familiar_first_words = {generator.tokenizer.id_to_token(int(i)) for i in generator._familiar_ids}
+    familiar_first_words = {generator.tokenizer.decode(ids) for ids in generator._familiar_ids}
     for sentence in generator.sample(10, seed=3):
         assert split_words(sentence)[0] in familiar_first_words
     started = generator.generate([GenerationRequest(prompt="The old knight", seed=s) for s in range(5)])

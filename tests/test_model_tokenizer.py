@@ -3,7 +3,7 @@ from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
-from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, WordTokenizer, detokenize, split_words, train_tokenizer
+from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, detokenize, load_tokenizer, split_words, train_tokenizer
 
 SENTENCES = [
     "The lantern-bearer's hand, once steady, shakes now.",
@@ -46,17 +46,17 @@ def test_max_vocab_keeps_the_most_frequent_tokens():
 def test_saved_tokenizer_reloads_with_the_same_ids_and_hash(tmp_path):
     tokenizer = train_tokenizer(SENTENCES)
     tokenizer.save(tmp_path / "tokenizer.json")
-    loaded = WordTokenizer.load(tmp_path / "tokenizer.json")
+    loaded = load_tokenizer(tmp_path / "tokenizer.json")
     assert loaded.sha256() == tokenizer.sha256()
     assert loaded.encode(SENTENCES[1]) == tokenizer.encode(SENTENCES[1])
 
 
 def test_missing_or_broken_tokenizer_files_give_clear_errors(tmp_path):
     with pytest.raises(ModelError, match="tokenizer missing"):
-        WordTokenizer.load(tmp_path / "tokenizer.json")
+        load_tokenizer(tmp_path / "tokenizer.json")
     (tmp_path / "tokenizer.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelError, match="not a readable tokenizer"):
-        WordTokenizer.load(tmp_path / "tokenizer.json")
+        load_tokenizer(tmp_path / "tokenizer.json")
 
 
 def test_empty_training_text_is_refused():
@@ -69,7 +69,7 @@ def test_tokenizer_train_command_writes_tokenizer_json(tmp_path, model_corpus_di
         soulsgen, ["tokenizer", "train", "--corpus", str(model_corpus_dir), "--out", str(tmp_path / "m")]
     )
     assert result.exit_code == 0, result.output
-    tokenizer = WordTokenizer.load(tmp_path / "m" / "tokenizer.json")
+    tokenizer = load_tokenizer(tmp_path / "m" / "tokenizer.json")
     assert tokenizer.token_to_id("knight") is not None
 
 

@@ -33,7 +33,7 @@ def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_di
     assert card["preset"] == "tiny"
     assert card["corpus_hash"] == json.loads((model_corpus_dir / "manifest.json").read_text())["corpus_hash"]
     assert 1 < card["test_perplexity"] < card["tokenizer"]["vocab_size"]
-    assert card["tokenizer"]["kind"] == "word-level"
+    assert card["tokenizer"]["kind"] == "word"
     log = [json.loads(line) for line in (tiny_model_dir / "metrics.jsonl").read_text().splitlines()]
     train_losses = [r["train_loss"] for r in log if "train_loss" in r]
     assert train_losses[-1] < train_losses[0] * 0.6  # it learned something

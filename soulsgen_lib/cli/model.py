@@ -39,12 +39,20 @@ model_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
+tokenizer_kind_option = click.option(
+    "--tokenizer",
+    "tokenizer_kind",
+    type=click.Choice(("word", "subword")),
+    default="word",
+    show_default=True,
+    help="word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words.",
+)
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
 
 
 @click.group()
 def tokenizer() -> None:
-    """Build the word-level tokenizer a model is trained with."""
+    """Build the tokenizer a model is trained with."""
 
 
 @tokenizer.command("train")
@@ -55,18 +63,27 @@ def tokenizer() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).",
 )
-@click.option("--max-vocab", default=32000, show_default=True, help="Keep at most this many distinct tokens.")
+@tokenizer_kind_option
+@click.option(
+    "--max-vocab",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Keep at most this many tokens (default: 32000 words; 4000 pieces, or a third of the words if fewer).",
+)
 @home_option
-def tokenizer_train(corpus_dir: Path | None, out_dir: Path | None, max_vocab: int, home: Path | None) -> None:
+def tokenizer_train(
+    corpus_dir: Path | None, out_dir: Path | None, tokenizer_kind: str, max_vocab: int, home: Path | None
+) -> None:
     """Learn the vocabulary (words and punctuation, case kept) of the corpus's train.txt.
 
-    Writes tokenizer.json; every token is a whole corpus word, so models cannot invent words.
+    Writes tokenizer.json. Either way a model cannot invent a word: word tokens are whole corpus
+    words, and sub-word models are decoded only along corpus words.
     """
     from soulsgen_lib.model.tokenizer import read_sentences, train_tokenizer
 
     corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
     out_dir = artifact_folder(out_dir, home, "work_model_dir")
-    trained = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab)
+    trained = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab, kind=tokenizer_kind)
     trained.save(out_dir / "tokenizer.json")
     click.echo(f"{out_dir / 'tokenizer.json'}: {trained.vocab_size} tokens", err=True)
 
@@ -89,6 +106,7 @@ def tokenizer_train(corpus_dir: Path | None, out_dir: Path | None, max_vocab: in
     help="Stop after this many minutes of training, keeping the best weights (default: no limit).",
 )
 @click.option("--resume", is_flag=True, help="Continue from the folder's checkpoint.pt where a run stopped.")
+@tokenizer_kind_option
 @click.option(
     "--set",
     "settings",
@@ -108,6 +126,7 @@ def train(
     seed: int,
     max_minutes: float | None,
     resume: bool,
+    tokenizer_kind: str,
     settings: tuple[str, ...],
     device: str | None,
     compile_model: bool,
@@ -122,7 +141,7 @@ def train(
     """
     from soulsgen_lib.model.train import train_model
 
-    overrides: dict[str, object] = dict(_parse_overrides(settings))
+    overrides: dict[str, object] = {"tokenizer": tokenizer_kind, **_parse_overrides(settings)}
     if device:
         overrides["device"] = device
     if compile_model:

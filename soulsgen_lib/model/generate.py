@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 
 from soulsgen_lib.model import MODEL_FILES
+from soulsgen_lib.model.constraint import WordConstraint
 from soulsgen_lib.model.device import bf16_supported, pick_device
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.gpt import GPT, GPTConfig
 from soulsgen_lib.model.novelty import INDEX_FILE, NEAR_COPY_RATIO, NoveltyIndex
-from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, WordTokenizer
+from soulsgen_lib.model.tokenizer import AnyTokenizer, SubwordTokenizer, load_tokenizer, split_words
 from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, shape_problem
 
 # "with with", "the the": a small model's stutter, almost never meant in game text.
@@ -144,30 +145,37 @@ class Generator:
     def __init__(
         self,
         model: GPT,
-        tokenizer: WordTokenizer,
+        tokenizer: AnyTokenizer,
         novelty: NoveltyIndex,
-        familiar: list[tuple[int, int]],
+        familiar: list[tuple[list[int], int]],
         defaults: SamplingDefaults,
         model_version: str,
         device: torch.device,
+        constraint: WordConstraint | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self.constraint = constraint  # a sub-word model's guard against invented words
         self.novelty = novelty
         self.defaults = defaults
         self.model_version = model_version
         self.device = device
         self.stats = GenerationStats()
-        self._familiar_ids = torch.tensor([token for token, _ in familiar], dtype=torch.long)
+        self._familiar_ids = [ids for ids, _ in familiar]
         self._familiar_cumulative = torch.tensor([count for _, count in familiar], dtype=torch.float64).cumsum(0)
         banned = [tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id]
         self._banned = torch.tensor(banned, dtype=torch.long, device=device)
         # A sentence never opens with a lowercase word or closing punctuation ("am consumed by ...", ", and").
-        non_openers = [i for i in range(tokenizer.vocab_size) if not can_open_sentence(tokenizer.id_to_token(i))]
+        non_openers = [
+            i
+            for i in range(tokenizer.vocab_size)
+            if not can_open_sentence(tokenizer.id_to_token(i))
+            or (isinstance(tokenizer, SubwordTokenizer) and tokenizer.is_continuation(i))
+        ]
         self._non_openers = torch.tensor(non_openers, dtype=torch.long, device=device)
         # Characters of each token without spaces: a lower bound on a row's text length so far.
         self._token_chars = torch.tensor(
-            [len(tokenizer.id_to_token(i)) for i in range(tokenizer.vocab_size)], dtype=torch.long
+            [len(tokenizer.piece_text(i)) for i in range(tokenizer.vocab_size)], dtype=torch.long
         )
 
     @classmethod
@@ -184,7 +192,7 @@ class Generator:
         if missing:
             raise ModelError(f"{model_dir}: not a complete model folder, missing {', '.join(missing)}; train one")
         target = pick_device(device)
-        tokenizer = WordTokenizer.load(model_dir / "tokenizer.json")
+        tokenizer = load_tokenizer(model_dir / "tokenizer.json")
         try:
             checkpoint = torch.load(model_dir / "model.pt", map_location=target, weights_only=False)
             config = GPTConfig.from_dict(checkpoint["model_config"])
@@ -199,9 +207,16 @@ class Generator:
             model.to(torch.bfloat16)
         card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
         defaults = SamplingDefaults.from_dict(card.get("sampling", {}))
-        familiar = read_familiar_words(model_dir / "words.txt", tokenizer)
         novelty = NoveltyIndex.load(model_dir / INDEX_FILE)
-        return cls(model, tokenizer, novelty, familiar, defaults, str(card.get("model_version", "unknown")), target)
+        constraint = None
+        if isinstance(tokenizer, SubwordTokenizer):
+            if not checkpoint.get("words"):
+                raise ModelError(f"{model_dir / 'model.pt'}: a sub-word model without its corpus words; train again")
+            constraint = WordConstraint(tokenizer, checkpoint["words"])
+        vocabulary = constraint.words if constraint else None
+        familiar = read_familiar_words(model_dir / "words.txt", tokenizer, vocabulary)
+        version = str(card.get("model_version", "unknown"))
+        return cls(model, tokenizer, novelty, familiar, defaults, version, target, constraint)
 
     def sample(self, n: int, seed: int | None = None, prompt: str | None = None) -> list[str]:
         """`n` accepted sentences; the same seed gives the same sentences on CPU."""
@@ -283,8 +298,11 @@ class Generator:
         if not prompt.strip():
             return []
         ids = self.tokenizer.encode(prompt.strip())
-        unknown = [word for word, i in zip(prompt.split(), ids, strict=False) if i == self.tokenizer.unk_id]
-        if self.tokenizer.unk_id in ids:
+        if self.constraint is not None:
+            unknown = self.constraint.unknown_words(split_words(prompt))
+        else:
+            unknown = [word for word in split_words(prompt) if self.tokenizer.encode(word) == [self.tokenizer.unk_id]]
+        if unknown or self.tokenizer.unk_id in ids:
             shown = ", ".join(repr(w) for w in unknown) or "some words"
             raise GenerationError(f"prompt has words the model never saw ({shown}); use words from the corpus")
         if len(ids) > self.model.config.block_size // 2:
@@ -299,7 +317,7 @@ class Generator:
             return []
         draw = float(torch.rand(1, generator=rng, dtype=torch.float64)) * float(self._familiar_cumulative[-1])
         position = int(torch.searchsorted(self._familiar_cumulative, torch.tensor([draw], dtype=torch.float64)))
-        return [int(self._familiar_ids[min(position, len(self._familiar_ids) - 1)])]
+        return self._familiar_ids[min(position, len(self._familiar_ids) - 1)]
 
     @torch.inference_mode()
     def _decode(self, rows: list[_Row]) -> list[Draft]:
@@ -323,12 +341,16 @@ class Generator:
         ended = torch.zeros(count, dtype=torch.bool)  # reached </s>
         running = torch.ones(count, dtype=torch.bool)  # neither ended nor over its character budget
         live = torch.arange(count)  # original row of each batch position
+        spelled = [""] * count  # under a word constraint: the word each row is spelling
         cache = model.new_cache(count)
         inputs = torch.full((count, 1), tok.bos_id, dtype=torch.long, device=device)
         for step in range(block - 1):
             logits = model.decode(inputs, cache).float()
             if step == 0:
                 logits[:, self._non_openers] = -math.inf
+            if self.constraint is not None:
+                allowed = torch.stack([self.constraint.allowed(spelled[row]) for row in live.tolist()])
+                logits.masked_fill_(~allowed.to(device), -math.inf)
             chosen = self._choose(logits, temperature, top_p, uniforms[:, step])
             must = forced[:, step]
             chosen = torch.where(must >= 0, must, chosen).cpu()
@@ -337,6 +359,9 @@ class Generator:
             out[rows_on, step] = chosen_on
             lengths[rows_on] = step + 1
             chars[rows_on] += self._token_chars[chosen_on]
+            if self.constraint is not None:
+                for row, token in zip(rows_on.tolist(), chosen_on.tolist(), strict=True):
+                    spelled[row] = self.constraint.advance(spelled[row], token)
             done = chosen_on == tok.eos_id
             ended[rows_on[done]] = True
             running[rows_on[done | (chars[rows_on] > char_budget[rows_on])]] = False
@@ -356,6 +381,8 @@ class Generator:
         drafts = []
         for i in range(count):
             ids = out[i, : int(lengths[i])].tolist()
+            if self.constraint is not None and not ended[i]:
+                ids = self.constraint.whole_words(ids)
             text = tok.decode(ids)
             problem = None if ended[i] else "too_long"
             problem = problem or self._problem(text, rows[i].max_chars)
@@ -410,14 +437,20 @@ class _Plan:
         return _Row(prompt, uniforms, self.temperature, self.top_p, self.max_chars)
 
 
-def read_familiar_words(path: Path, tokenizer: WordTokenizer) -> list[tuple[int, int]]:
-    """(token id, count) of words.txt entries that can open a sentence: their capitalised form is in the vocabulary."""
-    familiar: Counter[int] = Counter()
+def read_familiar_words(
+    path: Path, tokenizer: AnyTokenizer, vocabulary: frozenset[str] | None = None
+) -> list[tuple[list[int], int]]:
+    """(token ids, count) of words.txt entries that can open a sentence: their capitalised form is a corpus word.
+
+    A word-level tokenizer knows its words; a sub-word one spells any word, so `vocabulary` says which are real.
+    """
+    familiar: Counter[tuple[int, ...]] = Counter()
     for line in path.read_text(encoding="utf-8").splitlines():
         word, _, count = line.partition("\t")
         word = word.strip()
         opening = word[:1].upper() + word[1:]
-        token = tokenizer.token_to_id(opening) if opening[:1].isupper() else None
-        if token is not None and token >= len(SPECIAL_TOKENS):
-            familiar[token] += int(count) if count.strip().isdigit() else 1
-    return familiar.most_common()
+        ids = tuple(tokenizer.encode(opening)) if opening[:1].isupper() else ()
+        real = vocabulary is None or opening in vocabulary
+        if real and ids and tokenizer.unk_id not in ids and tokenizer.words_of(ids) == [opening]:
+            familiar[ids] += int(count) if count.strip().isdigit() else 1
+    return [(list(ids), count) for ids, count in familiar.most_common()]

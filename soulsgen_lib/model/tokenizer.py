@@ -1,9 +1,16 @@
-"""A word-level tokenizer: every token is a whole word or a punctuation mark from the corpus.
+"""Tokenizers whose output cannot hold an invented word: word-level (the default) or sub-word.
 
-Why word-level: with sub-word pieces (BPE, WordPiece) a small model glues pieces into words that
-do not exist ("spench", "Thesething"). Here the vocabulary *is* the corpus's words, so the model
-cannot invent one; `<unk>` is never sampled, and text is rebuilt by spacing rules, not by
-joining pieces. The cost is a larger embedding table, which a small model affords.
+With free sub-word pieces (BPE, WordPiece) a small model glues pieces into words that do not
+exist ("spench", "Thesething"). Two ways keep that out by construction:
+
+- `WordTokenizer` ("word"): every token is a whole word or punctuation mark from the corpus, so
+  the model cannot invent one; `<unk>` is never sampled.
+- `SubwordTokenizer` ("subword"): BPE pieces inside the same words, marked `##` when they continue
+  a word; generation masks every piece that would not continue some corpus word
+  (`soulsgen_lib.model.constraint`).
+
+Both split text into the same words and rebuild it by the same spacing rules, never by joining
+raw pieces, so no `##`, `<unk>` or byte garbage reaches users.
 """
 
 from __future__ import annotations
@@ -25,7 +32,12 @@ SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)  # ids 0..3 in this order
 # other non-space character stands alone.
 WORD_PATTERN = r"\w+(?:['’\-]\w+)*|\.\.\.|[^\w\s]"
 _WORD_RE = re.compile(WORD_PATTERN)
-DEFAULT_MAX_VOCAB = 32000
+CONTINUATION = "##"  # marks a sub-word piece that continues the word before it
+TOKENIZER_KINDS = ("word", "subword")
+DEFAULT_MAX_VOCAB = {"word": 32000, "subword": 4000}
+# With more pieces than this share of the corpus's words, BPE merges nearly every word whole and
+# the sub-word tokenizer becomes a word-level one; small corpora get fewer pieces by default.
+SUBWORD_SHARE_OF_WORDS = 1 / 3
 
 _NO_SPACE_BEFORE = frozenset(".,;:!?)]}…%”’") | {"..."}
 _NO_SPACE_AFTER = frozenset("([{“‘")
@@ -64,8 +76,8 @@ def detokenize(tokens: Iterable[str]) -> str:
 
 
 @dataclass
-class WordTokenizer:
-    """The `tokenizers` word-level model plus the ids and spacing rules generation needs."""
+class _Vocabulary:
+    """A `tokenizers` model plus the ids, encoding and file handling both kinds share."""
 
     tokenizer: Tokenizer
 
@@ -95,6 +107,10 @@ class WordTokenizer:
     def id_to_token(self, token_id: int) -> str:
         return self.tokenizer.id_to_token(token_id)
 
+    def piece_text(self, token_id: int) -> str:
+        """The characters a token adds to the text (without a continuation mark)."""
+        return self.tokenizer.id_to_token(token_id)
+
     def encode(self, text: str) -> list[int]:
         """Token ids of one sentence, without start/end tokens; unknown words become `<unk>`."""
         return self.tokenizer.encode(text, add_special_tokens=False).ids
@@ -103,10 +119,14 @@ class WordTokenizer:
         """`<s>` sentence `</s>`: the unit the model learns and generates."""
         return [self.bos_id, *self.encode(text), self.eos_id]
 
-    def decode(self, ids: Iterable[int]) -> str:
-        """Readable text of token ids; special tokens are dropped."""
+    def words_of(self, ids: Iterable[int]) -> list[str]:
+        """The words token ids spell; special tokens are dropped."""
         specials = {self.pad_id, self.bos_id, self.eos_id, self.unk_id}
-        return detokenize(self.tokenizer.id_to_token(i) for i in ids if i not in specials)
+        return [self.tokenizer.id_to_token(i) for i in ids if i not in specials]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Readable text of token ids, typeset by the spacing rules."""
+        return detokenize(self.words_of(ids))
 
     def sha256(self) -> str:
         return hashlib.sha256(self.tokenizer.to_str().encode("utf-8")).hexdigest()
@@ -114,31 +134,91 @@ class WordTokenizer:
     def save(self, path: Path) -> None:
         write_text_atomic(path, self.tokenizer.to_str(pretty=True))
 
-    @classmethod
-    def load(cls, path: Path) -> WordTokenizer:
-        if not path.is_file():
-            raise ModelError(f"{path}: tokenizer missing; run `soulsgen tokenizer train` or `soulsgen train` first")
-        try:
-            tokenizer = Tokenizer.from_file(str(path))
-        except Exception as error:  # the library raises plain Exception subclasses on bad JSON
-            raise ModelError(f"{path}: not a readable tokenizer file ({error}); train it again") from None
-        if any(tokenizer.token_to_id(token) != i for i, token in enumerate(SPECIAL_TOKENS)):
-            raise ModelError(f"{path}: special tokens {SPECIAL_TOKENS} are missing or out of order; train it again")
-        return cls(tokenizer)
+
+class WordTokenizer(_Vocabulary):
+    """Whole corpus words and punctuation marks as tokens."""
+
+    kind = "word"
 
 
-def train_tokenizer(sentences: Iterable[str], max_vocab: int = DEFAULT_MAX_VOCAB, min_count: int = 1) -> WordTokenizer:
-    """Build the word vocabulary of `sentences` (the most frequent `max_vocab` tokens, case kept)."""
-    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+class SubwordTokenizer(_Vocabulary):
+    """BPE pieces within corpus words; a piece starting with `##` continues the word before it."""
+
+    kind = "subword"
+
+    def is_continuation(self, token_id: int) -> bool:
+        return self.tokenizer.id_to_token(token_id).startswith(CONTINUATION)
+
+    def piece_text(self, token_id: int) -> str:
+        return self.tokenizer.id_to_token(token_id).removeprefix(CONTINUATION)
+
+    def words_of(self, ids: Iterable[int]) -> list[str]:
+        words: list[str] = []
+        for piece in super().words_of(ids):
+            if piece.startswith(CONTINUATION) and words:
+                words[-1] += piece.removeprefix(CONTINUATION)
+            else:
+                words.append(piece.removeprefix(CONTINUATION))
+        return words
+
+
+AnyTokenizer = WordTokenizer | SubwordTokenizer
+
+
+def load_tokenizer(path: Path) -> AnyTokenizer:
+    """The tokenizer saved at `path`, word-level or sub-word by the model type in the file."""
+    if not path.is_file():
+        raise ModelError(f"{path}: tokenizer missing; run `soulsgen tokenizer train` or `soulsgen train` first")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as error:  # the library raises plain Exception subclasses on bad JSON
+        raise ModelError(f"{path}: not a readable tokenizer file ({error}); train it again") from None
+    if any(tokenizer.token_to_id(token) != i for i, token in enumerate(SPECIAL_TOKENS)):
+        raise ModelError(f"{path}: special tokens {SPECIAL_TOKENS} are missing or out of order; train it again")
+    model_type = type(tokenizer.model).__name__
+    if model_type == "WordLevel":
+        return WordTokenizer(tokenizer)
+    if model_type == "BPE":
+        return SubwordTokenizer(tokenizer)
+    raise ModelError(f"{path}: a {model_type} tokenizer; SoulsGen trains WordLevel or BPE ones, train it again")
+
+
+def train_tokenizer(
+    sentences: Iterable[str], max_vocab: int | None = None, min_count: int = 1, kind: str = "word"
+) -> AnyTokenizer:
+    """A tokenizer of `sentences`, case kept: the `max_vocab` most frequent words, or that many BPE pieces.
+
+    `max_vocab` None or 0 takes the kind's default: 32,000 words; 4,000 pieces, or a third of the
+    corpus's distinct words when that is fewer.
+    """
+    if kind not in TOKENIZER_KINDS:
+        raise ModelError(f"tokenizer kind must be one of {', '.join(TOKENIZER_KINDS)}, got {kind!r}")
+    sentences = list(sentences)
+    if not max_vocab:
+        max_vocab = DEFAULT_MAX_VOCAB[kind]
+        if kind == "subword":
+            distinct = len({word for sentence in sentences for word in split_words(sentence)})
+            max_vocab = max(len(SPECIAL_TOKENS) + 1, min(max_vocab, round(distinct * SUBWORD_SHARE_OF_WORDS)))
+    if kind == "word":
+        tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=max_vocab, min_frequency=min_count, special_tokens=list(SPECIAL_TOKENS), show_progress=False
+        )
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix=CONTINUATION))
+        trainer = trainers.BpeTrainer(
+            vocab_size=max_vocab,
+            min_frequency=min_count,
+            special_tokens=list(SPECIAL_TOKENS),
+            continuing_subword_prefix=CONTINUATION,
+            show_progress=False,
+        )
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="isolated")]
     )
-    trainer = trainers.WordLevelTrainer(
-        vocab_size=max_vocab, min_frequency=min_count, special_tokens=list(SPECIAL_TOKENS), show_progress=False
-    )
     tokenizer.train_from_iterator(sentences, trainer)
-    result = WordTokenizer(tokenizer)
+    result = WordTokenizer(tokenizer) if kind == "word" else SubwordTokenizer(tokenizer)
     if result.vocab_size <= len(SPECIAL_TOKENS):
         raise ModelError("no words to build a vocabulary from: the corpus's train.txt is empty")
     return result

@@ -38,7 +38,16 @@ from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.generate import SamplingDefaults
 from soulsgen_lib.model.gpt import GPT, PRESETS, GPTConfig
 from soulsgen_lib.model.novelty import INDEX_FILE, NoveltyIndex
-from soulsgen_lib.model.tokenizer import WordTokenizer, is_word, read_sentences, split_words, train_tokenizer
+from soulsgen_lib.model.tokenizer import (
+    TOKENIZER_KINDS,
+    AnyTokenizer,
+    SubwordTokenizer,
+    is_word,
+    load_tokenizer,
+    read_sentences,
+    split_words,
+    train_tokenizer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +74,8 @@ class TrainConfig:
     patience: int = 4  # evaluations without improvement before stopping early
     min_improvement: float = 0.002  # validation loss must drop by this much to count as better
     log_every: int = 10
-    max_vocab: int = 32000
+    tokenizer: str = "word"  # "word" or "subword" (BPE decoded within corpus words); see model/tokenizer.py
+    max_vocab: int = 0  # 0: the tokenizer kind's default (see train_tokenizer)
     compile: bool = False  # torch.compile the model (GPUs; slow to start on CPU)
     max_minutes: float = 0.0  # stop (keeping the best weights) after this much training time; 0 = no limit
     device: str = ""  # "" picks cuda, then mps, then cpu
@@ -107,6 +117,8 @@ def resolve_configs(
     train_config = replace(TRAIN_PRESETS[preset], **train_changes)
     if model_config.n_embd % model_config.n_head:
         raise ModelError(f"n_embd {model_config.n_embd} must be a multiple of n_head {model_config.n_head}")
+    if train_config.tokenizer not in TOKENIZER_KINDS:
+        raise ModelError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {train_config.tokenizer!r}")
     if train_config.max_steps < 1 or train_config.batch_size < 1 or train_config.eval_every < 1:
         raise ModelError("max_steps, batch_size and eval_every must be at least 1")
     return model_config, train_config
@@ -253,12 +265,18 @@ def corpus_hash(corpus_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare_tokenizer(corpus_dir: Path, out_dir: Path, max_vocab: int = 32000) -> WordTokenizer:
+def prepare_tokenizer(corpus_dir: Path, out_dir: Path, max_vocab: int = 0, kind: str = "word") -> AnyTokenizer:
     """The model folder's tokenizer, trained on the corpus's train.txt when the folder has none."""
     path = out_dir / "tokenizer.json"
     if path.is_file():
-        return WordTokenizer.load(path)
-    tokenizer = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab)
+        tokenizer = load_tokenizer(path)
+        if tokenizer.kind != kind:
+            raise ModelError(
+                f"{path}: a {tokenizer.kind} tokenizer, but a {kind} one was asked for; "
+                "train into another folder or delete that file"
+            )
+        return tokenizer
+    tokenizer = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab, kind=kind)
     tokenizer.save(path)
     return tokenizer
 
@@ -282,7 +300,7 @@ def _load_checkpoint(
     if different:
         shown = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs requested {wanted[key]!r}" for key in different)
         raise ModelError(f"{path}: checkpoint was made with another model config ({shown}); use its preset")
-    if checkpoint.get("tokenizer_sha256") != WordTokenizer.load(tokenizer_path).sha256():
+    if checkpoint.get("tokenizer_sha256") != load_tokenizer(tokenizer_path).sha256():
         raise ModelError(f"{path}: checkpoint was trained with another tokenizer than {tokenizer_path}")
     return checkpoint
 
@@ -313,9 +331,9 @@ def train_model(
             torch.cuda.set_device(device)
         if runtime.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
-            prepare_tokenizer(corpus_dir, out_dir, train_config.max_vocab)
+            prepare_tokenizer(corpus_dir, out_dir, train_config.max_vocab, train_config.tokenizer)
         runtime.barrier()
-        tokenizer = WordTokenizer.load(tokenizer_path)
+        tokenizer = load_tokenizer(tokenizer_path)
         model_config = replace(model_config, vocab_size=tokenizer.vocab_size)
         run = _TrainingRun(corpus_dir, out_dir, preset, seed, model_config, train_config, tokenizer, device, runtime)
         run.prepare_data(train_sentences, test_sentences)
@@ -342,7 +360,7 @@ class _TrainingRun:
         seed: int,
         model_config: GPTConfig,
         train_config: TrainConfig,
-        tokenizer: WordTokenizer,
+        tokenizer: AnyTokenizer,
         device: torch.device,
         runtime: _Distributed,
     ) -> None:
@@ -377,6 +395,12 @@ class _TrainingRun:
         self.stream = TokenStream(encoded, self.model_config.block_size, self.tokenizer.pad_id)
         test_ids = [self.tokenizer.encode_sentence(sentence) for sentence in test_sentences]
         self.val_blocks = validation_blocks(test_ids, self.model_config.block_size, self.tokenizer.pad_id)
+        # A sub-word model spells words piece by piece; generation keeps it to these (case kept).
+        self.corpus_words = (
+            sorted({word for sentence in train_sentences for word in split_words(sentence)})
+            if isinstance(self.tokenizer, SubwordTokenizer)
+            else []
+        )
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         self.model.load_state_dict(checkpoint["model"])
@@ -490,6 +514,8 @@ class _TrainingRun:
             "step": self.step,
             "val_loss": self.best_val_loss,
         }
+        if self.corpus_words:
+            payload["words"] = self.corpus_words
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
 
@@ -562,7 +588,7 @@ class _TrainingRun:
             "model_config": self.model_config.to_dict(),
             "train_config": asdict(self.config),
             "tokenizer": {
-                "kind": "word-level",
+                "kind": self.tokenizer.kind,
                 "vocab_size": self.tokenizer.vocab_size,
                 "sha256": self.tokenizer.sha256(),
             },
