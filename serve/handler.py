@@ -34,20 +34,24 @@ class SoulsgenHandler(BaseHandler):
 
     def initialize(self, context: Any) -> None:
         properties = context.system_properties
-        threads = (context.model_yaml_config or {}).get("handler", {}).get("torch_threads")
+        config = (context.model_yaml_config or {}).get("handler", {})
+        threads = config.get("torch_threads")
         if threads:
             torch.set_num_threads(int(threads))
         gpu_id = properties.get("gpu_id")
         device = f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu"
-        self.generator = Generator.load(Path(properties["model_dir"]) / MODEL_FOLDER, device=device)
+        self.generator = Generator.load(
+            Path(properties["model_dir"]) / MODEL_FOLDER, device=device, precision=config.get("precision")
+        )
         # The archive's version: the model card's unless `soulsgen package --version` chose another.
         self.model_version = context.manifest["model"]["modelVersion"]
         self.initialized = True
         # Says which soulsgen_lib the worker imported: the copy inside the MAR, not one installed elsewhere.
         logger.info(
-            "SoulsGen model %s loaded on %s (%d torch threads) with soulsgen_lib from %s",
+            "SoulsGen model %s loaded on %s in %s (%d torch threads) with soulsgen_lib from %s",
             self.model_version,
             device,
+            str(self.generator.model.wte.weight.dtype).removeprefix("torch."),
             torch.get_num_threads(),
             Path(soulsgen_lib.__file__).parent,
         )

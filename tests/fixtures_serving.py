@@ -46,7 +46,9 @@ def serving_home(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path)
     """An artifact folder whose model_store holds soulsgen.mar built from the tiny model by `soulsgen package`."""
     home = tmp_path_factory.mktemp("serving_home")
     # One torch thread: on this shared 2-core machine two threads waiting for each other are far slower.
+    # bf16: the handler is tested with the precision a CPU serving lone sentences would choose.
     command = ["package", "--model", str(tiny_model_dir), "--home", str(home), "--torch-threads", "1"]
+    command += ["--precision", "bf16"]
     result = CliRunner().invoke(main, command, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return home

@@ -60,7 +60,7 @@ def test_single_prediction_answers_text_prompt_and_version(torchserve: ServerInf
 
 def test_the_worker_imports_soulsgen_lib_from_the_archive(torchserve: ServerInfo) -> None:
     model_log = (Path(torchserve.serve_dir) / "logs" / "model_log.log").read_text()
-    assert "(1 torch threads)" in model_log  # the archive's model config reached the handler
+    assert "in bfloat16 (1 torch threads)" in model_log  # the archive's model config reached the handler
     loaded_from = model_log.split("with soulsgen_lib from ")[1].splitlines()[0].strip()
     assert loaded_from.startswith(torchserve.runtime_dir)  # the unpacked MAR, not this checkout
 

@@ -20,7 +20,9 @@ from soulsgen_lib.serving.server import ServeOptions, config_properties
 
 
 def test_package_builds_a_self_contained_archive(tiny_model_dir: Path, tmp_path: Path) -> None:
-    options = PackageOptions(batch_size=16, max_batch_delay_ms=7, workers=2, response_timeout_s=33, torch_threads=3)
+    options = PackageOptions(
+        batch_size=16, max_batch_delay_ms=7, workers=2, response_timeout_s=33, torch_threads=3, precision="bf16"
+    )
     mar = package_model(tiny_model_dir, tmp_path / "store", options=options)
 
     assert mar == tmp_path / "store" / "soulsgen.mar"
@@ -32,7 +34,7 @@ def test_package_builds_a_self_contained_archive(tiny_model_dir: Path, tmp_path:
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     assert "batchSize: 16\n" in config and "maxBatchDelay: 7\n" in config
     assert "minWorkers: 2\n" in config and "maxWorkers: 2\n" in config and "responseTimeout: 33\n" in config
-    assert "handler:\n  torch_threads: 3\n" in config
+    assert "handler:\n  torch_threads: 3\n  precision: bf16\n" in config
     card = json.loads((tiny_model_dir / "model_card.json").read_text())
     manifest = read_mar_manifest(mar)
     assert manifest["modelVersion"] == card["model_version"]

@@ -144,3 +144,13 @@ def test_train_command_and_scorecard_with_the_subword_tokenizer(tmp_path, model_
     assert isinstance(load_tokenizer(tmp_path / "m" / "tokenizer.json"), SubwordTokenizer)
     scorecard = evaluate_model(tmp_path / "m", model_corpus_dir, tmp_path / "eval", count=20, progress=False)
     assert scorecard["model"]["raw"]["invented_word_rate"] == 0
+
+
+def test_the_default_piece_count_keeps_a_small_corpus_sub_word(train_sentences, corpus_words):
+    tokenizer = train_tokenizer(train_sentences, kind="subword")
+    alphabet = {char for word in corpus_words for char in word}
+    # A third of the words, but never fewer than the letters and their continuation forms BPE keeps.
+    assert tokenizer.vocab_size <= max(round(len(corpus_words) / 3), 4 + 2 * len(alphabet))
+    assert tokenizer.vocab_size < len(corpus_words)
+    words = [word for sentence in train_sentences for word in split_words(sentence)]
+    assert len(tokenizer.encode(" ".join(words))) > 1.2 * len(words)

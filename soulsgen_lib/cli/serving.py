@@ -47,6 +47,13 @@ def _serve_dir(home: Path | None) -> Path:
     default=None,
     help="Torch threads per worker (default: one per core); cores / workers is a good value.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(("fp32", "bf16")),
+    default=None,
+    help="Weights' precision (default: bf16 on GPUs that support it, else fp32). "
+    "bf16 on a CPU: lone sentences ~1.7x faster, big batches slower.",
+)
 @home_option
 def package(
     model_dir: Path | None,
@@ -57,6 +64,7 @@ def package(
     workers: int,
     response_timeout: int,
     torch_threads: int | None,
+    precision: str | None,
     home: Path | None,
 ) -> None:
     """Build soulsgen.mar for TorchServe: handler, model folder and soulsgen_lib in one archive.
@@ -72,6 +80,7 @@ def package(
         workers=workers,
         response_timeout_s=response_timeout,
         torch_threads=torch_threads,
+        precision=precision,
     )
     mar = package_model(
         artifact_folder(model_dir, home, "work_model_dir"),

@@ -42,6 +42,9 @@ class PackageOptions:
     # Torch threads per worker (None: torch's default, one per core). On a busy machine two threads
     # that wait for each other can be ten times slower than one; with several workers, split the cores.
     torch_threads: int | None = None
+    # Weights' precision (None: bf16 on GPUs that support it, else fp32). On a CPU, bf16 halves the
+    # memory each token reads: a lone sentence is ~1.7x faster, a large batch slower.
+    precision: str | None = None
 
     def model_config_yaml(self) -> str:
         text = (
@@ -51,8 +54,10 @@ class PackageOptions:
             f"maxBatchDelay: {self.max_batch_delay_ms}\n"
             f"responseTimeout: {self.response_timeout_s}\n"
         )
-        if self.torch_threads is not None:
-            text += f"handler:\n  torch_threads: {self.torch_threads}\n"
+        handler = {"torch_threads": self.torch_threads, "precision": self.precision}
+        chosen = {key: value for key, value in handler.items() if value is not None}
+        if chosen:
+            text += "handler:\n" + "".join(f"  {key}: {value}\n" for key, value in chosen.items())
         return text
 
 
