@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from soulsgen_lib.model.device import synchronize
 from soulsgen_lib.model.generate import Generator, SamplingDefaults, _Row
 from soulsgen_lib.model.gpt import GPT, GPTConfig
 from soulsgen_lib.model.novelty import NoveltyIndex
@@ -49,7 +50,7 @@ def old_method(generator: Generator, sentences: int) -> float:
             probs, order = torch.softmax(logits, dim=-1).sort(descending=True)
             probs[(probs.cumsum(-1) - probs) > 0.85] = 0
             token = order.gather(1, torch.multinomial(probs, 1))
-    _sync(device)
+    synchronize(device)
     return (time.perf_counter() - start) / sentences
 
 
@@ -63,13 +64,8 @@ def ours(generator: Generator, batch: int, rng: random.Random) -> float:
         rows.append(_Row([*words, tok.eos_id], torch.rand(64), 0.9, 0.9, 10_000))
     start = time.perf_counter()
     generator._decode(rows)
-    _sync(generator.device)
+    synchronize(generator.device)
     return (time.perf_counter() - start) / batch
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from soulsgen_lib.model.device import autocast_for
+from soulsgen_lib.model.device import autocast_for, synchronize
 from soulsgen_lib.model.gpt import GPT, GPTConfig
 from soulsgen_lib.model.train import TrainConfig, make_optimizer
 
@@ -23,11 +23,11 @@ def gemm_rate(device: torch.device, size: int = 1024, repeats: int = 20) -> floa
     b = torch.randn(size, size, device=device)
     for _ in range(3):
         a @ b
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    _sync(device)
+    synchronize(device)
     return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
@@ -48,17 +48,12 @@ def step_rate(model: GPT, device: torch.device, batch: int, steps: int) -> float
 
     for _ in range(2):
         one_step()
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
         one_step()
-    _sync(device)
+    synchronize(device)
     return batch * block * steps / (time.perf_counter() - start)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> None:

@@ -27,3 +27,9 @@ def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
     if bf16_supported(device):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a timer measures the work and not its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
