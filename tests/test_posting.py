@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +40,7 @@ from soulsgen_lib.posting.target import (
 from soulsgen_lib.posting.x import PinFlow, RetryPolicy, XTarget
 from soulsgen_lib.settings import Settings
 from soulsgen_lib.storage import open_store
+from soulsgen_lib.storage.layout import POSTING_LOCK_KEY, StorageError
 
 LINE = "The bell tolls twice for the hollow knight of the drowned keep."
 OTHER = "Ash gathers where the candle of the old watcher burned out."
@@ -436,3 +439,75 @@ def test_an_unforeseen_failure_is_recorded_unknown(history):
         post_sentence(LINE, BrokenTarget(), history, Budget())
 
     assert [record.outcome for record in history.records()] == [UNKNOWN]
+
+
+class GatedTarget(ListTarget):
+    """A target that holds each post until the test lets it through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside, self.go_on = threading.Event(), threading.Event()
+
+    def post(self, text: str) -> str:
+        self.inside.set()
+        assert self.go_on.wait(20)
+        return super().post(text)
+
+
+@pytest.mark.parametrize("where", ["local", "bucket"])
+def test_two_posters_at_once_post_a_text_once(where, request, tmp_path):
+    store = open_store(tmp_path if where == "local" else request.getfixturevalue("gcs_bucket"))
+    target = GatedTarget()
+    results: dict[str, object] = {}
+
+    def poster(name: str) -> None:
+        try:
+            results[name] = post_sentence(LINE, target, StoreHistory(store), Budget())
+        except SentenceRejected as error:
+            results[name] = error
+
+    first = threading.Thread(target=poster, args=("first",))
+    first.start()
+    assert target.inside.wait(20)  # the first poster passed its checks and is sending
+    second = threading.Thread(target=poster, args=("second",))
+    second.start()
+    second.join(1.0)
+    assert second.is_alive()  # it waits for the first poster instead of checking a stale history
+    target.go_on.set()
+    first.join(20)
+    second.join(20)
+
+    assert target.posts == [LINE]
+    assert results["first"].status == POSTED
+    assert results["second"].reason == "posted_before"
+    assert [record.outcome for record in StoreHistory(store).records()] == [POSTED]
+
+
+def test_a_held_posting_lock_times_out_naming_its_holder(gcs_bucket, tmp_path):
+    local = open_store(tmp_path)
+    held = pytest.raises(StorageError, match=r"\.posting\.lock is held by another")
+    with local.lock(POSTING_LOCK_KEY), held, local.lock(POSTING_LOCK_KEY, wait_s=0.3):
+        pass
+    with local.lock(POSTING_LOCK_KEY, wait_s=0.3):  # released when the holder's block ended
+        pass
+
+    bucket = open_store(gcs_bucket)
+    bucket.write_text(POSTING_LOCK_KEY, json.dumps({"holder": "vm-1:42", "since": time.time()}))
+    held = pytest.raises(StorageError, match=r"posted/\.posting\.lock is held by vm-1:42")
+    with held, bucket.lock(POSTING_LOCK_KEY, wait_s=0.5):
+        pass
+
+
+def test_a_bucket_lock_left_by_a_dead_holder_is_taken_over(gcs_emulator, gcs_bucket):
+    bucket = open_store(gcs_bucket)
+    bucket.write_text(POSTING_LOCK_KEY, json.dumps({"holder": "vm-1:42", "since": time.time() - 3600}))
+    with bucket.lock(POSTING_LOCK_KEY, wait_s=0.5):
+        assert "vm-1:42" not in bucket.read_text(POSTING_LOCK_KEY)
+    assert not bucket.exists(POSTING_LOCK_KEY)  # released by deleting it
+
+    # The emulator ignores preconditions, so this shows they are sent: create only if absent, and
+    # delete (the dead holder's lock, then ours) only at the generation that was read.
+    requests = [line for line in gcs_emulator.log.read_text().splitlines() if gcs_bucket[5:] in line]
+    assert any("uploadType=multipart&ifGenerationMatch=0" in line for line in requests)
+    deletes = [line for line in requests if line.startswith('"DELETE') and ".posting.lock" in line]
+    assert len(deletes) == 2 and all("ifGenerationMatch=" in line for line in deletes)

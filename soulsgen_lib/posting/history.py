@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from soulsgen_lib.posting.target import PostingError
 from soulsgen_lib.settings import Settings
-from soulsgen_lib.storage.layout import HISTORY_KEY
+from soulsgen_lib.storage.layout import HISTORY_KEY, POSTING_LOCK_KEY
 
 if TYPE_CHECKING:
     from soulsgen_lib.storage import ArtifactStore
@@ -61,13 +62,15 @@ class PostRecord:
 
 
 class PostingHistory(Protocol):
-    """Where post records are kept: read all, append one."""
+    """Where post records are kept: read all, append one, and hold it while a post is checked and made."""
 
     location: str
 
     def records(self) -> list[PostRecord]: ...
 
     def append(self, record: PostRecord) -> None: ...
+
+    def exclusive(self) -> AbstractContextManager[None]: ...
 
 
 def parse_history(text: str, location: str) -> list[PostRecord]:
@@ -100,6 +103,10 @@ class StoreHistory:
 
     def append(self, record: PostRecord) -> None:
         self.store.append_line(self.key, record.to_json())
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """One poster at a time (a CLI run beside the DAG, two machines on one bucket)."""
+        return self.store.lock(POSTING_LOCK_KEY)
 
 
 def open_history(settings: Settings) -> PostingHistory:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -123,43 +124,45 @@ def post_sentence(
 ) -> PostOutcome:
     """Check budget and text, post, and record the outcome; failures are recorded, then raised."""
     now = now or datetime.now(UTC)
-    records = history.records()
-    status = ensure_budget(records, budget, now)
-    problem = sentence_problem(text, records)
-    if problem is not None:
-        raise problem
-    text = text.strip()
-    if dry_run:
-        return PostOutcome(DRY_RUN, text, target.name, now, status, model_version=model_version)
+    # Held from the check to the record, so that a concurrent poster sees this post in the history.
+    with nullcontext() if dry_run else history.exclusive():
+        records = history.records()
+        status = ensure_budget(records, budget, now)
+        problem = sentence_problem(text, records)
+        if problem is not None:
+            raise problem
+        text = text.strip()
+        if dry_run:
+            return PostOutcome(DRY_RUN, text, target.name, now, status, model_version=model_version)
 
-    def record(outcome: str, post_id: str | None = None, detail: str | None = None) -> None:
-        history.append(PostRecord(now, target.name, text, outcome, post_id, model_version, detail))
+        def record(outcome: str, post_id: str | None = None, detail: str | None = None) -> None:
+            history.append(PostRecord(now, target.name, text, outcome, post_id, model_version, detail))
 
-    try:
-        post_id = target.post(text)
-    except PostingError as error:
-        outcome = {DuplicateContent: DUPLICATE, OutcomeUnknown: UNKNOWN, RateLimited: RATE_LIMITED}.get(
-            type(error), FAILED
-        )
-        record(outcome, detail=str(error))
-        raise
-    except Exception as error:
-        # A failure we did not foresee may come after X created the post: never risk sending it twice.
-        record(UNKNOWN, detail=type(error).__name__)
-        raise OutcomeUnknown(
-            f"posting to {target.name} failed unexpectedly ({type(error).__name__}: {error}); "
-            "recorded as unknown and not re-sent, check the account"
-        ) from error
-    try:
-        record(POSTED, post_id)
-    except Exception as error:
-        raise PostingError(
-            f"posted as {post_id} but could not record it in {history.location} ({error}); "
-            "add that post to the history by hand so it is not posted again"
-        ) from error
-    log.info("posted %s to %s: %s", post_id, target.name, text)
-    after = budget_status([*records, PostRecord(now, target.name, text, POSTED, post_id)], budget, now)
-    return PostOutcome(POSTED, text, target.name, now, after, post_id, model_version)
+        try:
+            post_id = target.post(text)
+        except PostingError as error:
+            outcome = {DuplicateContent: DUPLICATE, OutcomeUnknown: UNKNOWN, RateLimited: RATE_LIMITED}.get(
+                type(error), FAILED
+            )
+            record(outcome, detail=str(error))
+            raise
+        except Exception as error:
+            # A failure we did not foresee may come after X created the post: never risk sending it twice.
+            record(UNKNOWN, detail=type(error).__name__)
+            raise OutcomeUnknown(
+                f"posting to {target.name} failed unexpectedly ({type(error).__name__}: {error}); "
+                "recorded as unknown and not re-sent, check the account"
+            ) from error
+        try:
+            record(POSTED, post_id)
+        except Exception as error:
+            raise PostingError(
+                f"posted as {post_id} but could not record it in {history.location} ({error}); "
+                "add that post to the history by hand so it is not posted again"
+            ) from error
+        log.info("posted %s to %s: %s", post_id, target.name, text)
+        after = budget_status([*records, PostRecord(now, target.name, text, POSTED, post_id)], budget, now)
+        return PostOutcome(POSTED, text, target.name, now, after, post_id, model_version)
 
 
 def post_next(

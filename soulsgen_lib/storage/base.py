@@ -10,6 +10,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
@@ -61,6 +62,14 @@ class ArtifactStore(ABC):
     @abstractmethod
     def append_line(self, key: str, line: str) -> None:
         """Append one line to the text object `key` without losing a concurrent writer's line."""
+
+    @abstractmethod
+    def lock(self, key: str, wait_s: float = 120.0, stale_s: float = 600.0) -> AbstractContextManager[None]:
+        """Hold the lock `key` for the `with` block: one holder at a time across processes and machines.
+
+        Waits up to `wait_s` for another holder, then raises StorageError naming it. A lock left by a
+        holder that died is taken over once it is `stale_s` old (a local lock ends with its process).
+        """
 
     @abstractmethod
     def matches(self, local: Path, key: str) -> bool:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -167,6 +170,50 @@ class GcsStore(ArtifactStore):
 
         with self._errors(key):
             append_with_retry(read, write, line, self.location(key))
+
+    @contextmanager
+    def lock(self, key: str, wait_s: float = 120.0, stale_s: float = 600.0) -> Iterator[None]:
+        """A lock object created only if absent (generation 0), deleted only if still ours."""
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        blob = self._blob(key)
+        deadline = time.monotonic() + wait_s
+        with self._errors(key):
+            while True:
+                # Looking first spares a doomed write; the precondition makes taking it atomic.
+                held = self.bucket.get_blob(blob.name)
+                if held is None:
+                    holder = {"holder": f"{socket.gethostname()}:{os.getpid()}", "since": time.time()}
+                    try:
+                        blob.upload_from_string(
+                            json.dumps(holder), content_type="application/json", if_generation_match=0
+                        )
+                        break
+                    except PreconditionFailed:
+                        continue  # another holder created it first
+                generation = held.generation  # a download may reset it from headers the emulator lacks
+                try:
+                    other = json.loads(held.download_as_bytes(if_generation_match=generation))
+                    since = float(other["since"])
+                except (NotFound, PreconditionFailed):
+                    continue
+                except (ValueError, KeyError, TypeError):
+                    other, since = {"holder": "an unreadable holder"}, 0.0
+                if time.time() - since > stale_s:
+                    with suppress(NotFound, PreconditionFailed):  # its holder died: take it over
+                        held.delete(if_generation_match=generation)
+                    continue
+                if time.monotonic() >= deadline:
+                    raise StorageError(
+                        f"{self.location(key)} is held by {other.get('holder')} for {time.time() - since:.0f} s; "
+                        f"try again later, or delete that object if nothing is running"
+                    )
+                time.sleep(0.25)
+        try:
+            yield
+        finally:
+            with self._errors(key), suppress(NotFound, PreconditionFailed):
+                blob.delete(if_generation_match=blob.generation)
 
     def matches(self, local: Path, key: str) -> bool:
         with self._errors(key):

@@ -23,6 +23,7 @@ class StorageError(SoulsgenError):
 
 KINDS = ("corpus", "model", "mar")
 HISTORY_KEY = "posted/history.jsonl"
+POSTING_LOCK_KEY = "posted/.posting.lock"  # held from the history check to the record of a post
 SUCCESS_MARKER = "_SUCCESS"
 FAILED_MARKER = "_FAILED"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import filecmp
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +96,28 @@ class LocalStore(ArtifactStore):
                 if content and not content.endswith(b"\n"):
                     content += b"\n"
                 write_bytes_atomic(path, content + line.encode("utf-8") + b"\n")
+
+    @contextmanager
+    def lock(self, key: str, wait_s: float = 120.0, stale_s: float = 600.0) -> Iterator[None]:
+        path = self._file(key)
+        with self._errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")  # noqa: SIM115 - the lock lives as long as this open file
+        deadline = time.monotonic() + wait_s
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StorageError(
+                            f"{path} is held by another process for over {wait_s:.0f} s; try again later"
+                        ) from None
+                    time.sleep(0.1)
+            yield
+        finally:
+            handle.close()  # closing the file releases the lock
 
     def matches(self, local: Path, key: str) -> bool:
         target = self._file(key)
