@@ -47,7 +47,10 @@ def test_evaluate_writes_a_scorecard_beside_markovify(tmp_path, tiny_model_dir, 
         assert card["filtered"]["invented_word_rate"] == 0
         assert 0 <= card["first_try_pass_rate"] <= 1 and 0 < card["distinct_2"] <= 1
         assert 0 <= card["length_js_divergence"] <= 1
-    assert scorecard["test_perplexity"] > 1
+    assert scorecard["test_perplexity"] > 1 and scorecard["tokenizer"] == "word"
+    # Word tokens are words, so per word is per token plus the cheap `<s>` after each packed sentence.
+    per_token, per_word = scorecard["test_perplexity"], scorecard["test_perplexity_per_word"]
+    assert per_token <= per_word <= per_token**1.2
     report = (tmp_path / "report.html").read_text()
     assert "Scorecard" in report and "markovify (state size 2)" in report and "corpus (test.txt)" in report
 

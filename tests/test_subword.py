@@ -144,6 +144,9 @@ def test_train_command_and_scorecard_with_the_subword_tokenizer(tmp_path, model_
     assert isinstance(load_tokenizer(tmp_path / "m" / "tokenizer.json"), SubwordTokenizer)
     scorecard = evaluate_model(tmp_path / "m", model_corpus_dir, tmp_path / "eval", count=20, progress=False)
     assert scorecard["model"]["raw"]["invented_word_rate"] == 0
+    assert scorecard["tokenizer"] == "subword"
+    # Several pieces per word: the per-token figure flatters a sub-word model, the per-word one compares.
+    assert scorecard["test_perplexity_per_word"] > scorecard["test_perplexity"] ** 1.2
 
 
 def test_the_default_piece_count_keeps_a_small_corpus_sub_word(train_sentences, corpus_words):

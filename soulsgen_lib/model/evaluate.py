@@ -23,7 +23,7 @@ from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.generate import GenerationRequest, Generator, SamplingDefaults, row_seed
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
-from soulsgen_lib.model.tokenizer import read_sentences
+from soulsgen_lib.model.tokenizer import read_sentences, split_words
 from soulsgen_lib.textcheck import shape_problem
 
 # A draft source: (how many, round number) -> [(sentence, first failed filter or None)].
@@ -169,14 +169,18 @@ def markov_drafts(train_sentences: Sequence[str], novelty: NoveltyIndex, seed: i
     return draft
 
 
-def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> float:
+def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> tuple[float, float]:
+    """Perplexity on test.txt per token, and per word (+ end of sentence): the one to compare tokenizers by."""
     from soulsgen_lib.model.train import evaluate_loss, validation_blocks
 
     tok = generator.tokenizer
     blocks = validation_blocks(
         [tok.encode_sentence(s) for s in test_sentences], generator.model.config.block_size, tok.pad_id
     )
-    return math.exp(evaluate_loss(generator.model, blocks, tok.pad_id, generator.device))
+    loss = evaluate_loss(generator.model, blocks, tok.pad_id, generator.device)
+    predicted_tokens = int((blocks[:, 1:] != tok.pad_id).sum())
+    words = sum(len(split_words(sentence)) + 1 for sentence in test_sentences)
+    return math.exp(loss), math.exp(loss * predicted_tokens / words)
 
 
 def evaluate_model(
@@ -212,12 +216,15 @@ def evaluate_model(
     first, collected = collect(model_drafts(generator, seed, progress=bar.update if bar is not None else None), count)
     if bar is not None:
         bar.close()
+    per_token, per_word = test_perplexity(generator, test_sentences)
     scorecard: dict = {
         "model_version": generator.model_version,
         "count": count,
         "seed": seed,
         "sampling": dataclasses.asdict(generator.defaults),
-        "test_perplexity": round(test_perplexity(generator, test_sentences), 3),
+        "tokenizer": generator.tokenizer.kind,
+        "test_perplexity": round(per_token, 3),
+        "test_perplexity_per_word": round(per_word, 3),
         "model": score(first, collected, novelty, vocabulary, test_sentences),
     }
     columns = {"corpus (test.txt)": test_sentences, "model": collected["accepted_sentences"]}
@@ -251,7 +258,10 @@ def scorecard_html(scorecard: dict) -> str:
     """The scorecard as an HTML table, one column per generator."""
     names = [name for name in ("model", "markovify") if name in scorecard]
     head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
-    rows = [f"<tr><th>test perplexity</th><td>{scorecard['test_perplexity']}</td></tr>"]
+    rows = [
+        f"<tr><th>test perplexity per token ({scorecard['tokenizer']} tokenizer) / per word</th>"
+        f"<td>{scorecard['test_perplexity']} / {scorecard['test_perplexity_per_word']}</td></tr>"
+    ]
     for label, value in _ROWS:
         cells = "".join(f"<td>{html.escape(str(value(scorecard[name])))}</td>" for name in names)
         rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
