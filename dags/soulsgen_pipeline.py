@@ -91,7 +91,7 @@ def soulsgen_pipeline():
         from soulsgen_lib.pipeline import train_tokenizer_step
 
         layout, params = _layout()
-        return train_tokenizer_step(layout, params["model_overrides"].get("tokenizer", "word"))
+        return train_tokenizer_step(layout, params["model_overrides"].get("tokenizer", ""))
 
     @task.branch
     def choose_backend(tokenizer: str) -> str:

@@ -106,8 +106,11 @@ def build_corpus_step(layout: RunLayout, sources: list[Path]) -> dict[str, Any]:
     return {"corpus_dir": str(layout.corpus_dir), "report": str(layout.corpus_report), **_small(summary)}
 
 
-def train_tokenizer_step(layout: RunLayout, kind: str = "word") -> str:
-    """The model folder's tokenizer of `kind`, trained on the corpus (kept when this version already has one)."""
+def train_tokenizer_step(layout: RunLayout, kind: str = "") -> str:
+    """The model folder's tokenizer, trained on the corpus (kept when this version already has one).
+
+    `kind` "word" or "subword" insists on that kind; "" trains a word-level one.
+    """
     from soulsgen_lib.model.train import prepare_tokenizer
 
     layout.model_dir.mkdir(parents=True, exist_ok=True)

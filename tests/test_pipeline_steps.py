@@ -15,6 +15,8 @@ from soulsgen_lib.pipeline import (
     fetch_remote_model_step,
     gce_job_step,
     publish_step,
+    train_step,
+    train_tokenizer_step,
     version_for_run,
 )
 from soulsgen_lib.settings import Settings
@@ -141,3 +143,14 @@ def test_publish_stores_everything_then_moves_the_pointers(layout, tmp_path):
     published = publish_step(layout, settings)
     assert [store.latest(kind) for kind in ("corpus", "model", "mar")] == [layout.version] * 3
     assert published["mar"] == store.location(version_key("mar", layout.version))
+
+
+def test_the_subword_tokenizer_flows_from_the_overrides_through_tokenizer_and_training(tmp_path):
+    from fixtures_model import write_toy_corpus
+
+    layout = RunLayout(tmp_path / "home", "20261128T060000Z")
+    write_toy_corpus(layout.corpus_dir, train=120, test=20)
+    train_tokenizer_step(layout, "subword")
+    summary = train_step(layout, "tiny", 3, 0, {"tokenizer": "subword"})
+    card = json.loads((layout.model_dir / "model_card.json").read_text())
+    assert card["tokenizer"]["kind"] == "subword" and summary["model_dir"] == str(layout.model_dir)

@@ -52,6 +52,7 @@ def test_pieces_spell_the_sentence_back_without_continuation_marks(tmp_path):
 
 def test_a_folder_keeps_one_tokenizer_kind(tmp_path, model_corpus_dir):
     prepare_tokenizer(model_corpus_dir, tmp_path, kind="word")
+    assert prepare_tokenizer(model_corpus_dir, tmp_path).kind == "word"  # no kind asked: the folder's
     with pytest.raises(ModelError, match="a word tokenizer, but a subword one was asked for"):
         prepare_tokenizer(model_corpus_dir, tmp_path, kind="subword")
     with pytest.raises(ModelError, match="tokenizer kind must be one of word, subword"):
@@ -142,6 +143,41 @@ def test_train_command_and_scorecard_with_the_subword_tokenizer(tmp_path, model_
     )
     assert result.exit_code == 0, result.output
     assert isinstance(load_tokenizer(tmp_path / "m" / "tokenizer.json"), SubwordTokenizer)
+    again = CliRunner().invoke(  # without --tokenizer a run keeps the folder's kind (as --resume needs)
+        soulsgen,
+        [
+            "train",
+            "--corpus",
+            str(model_corpus_dir),
+            "--out",
+            str(tmp_path / "m"),
+            "--preset",
+            "tiny",
+            "--steps",
+            "2",
+            "--quiet",
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "m" / "model_card.json").read_text())["tokenizer"]["kind"] == "subword"
+    refused = CliRunner().invoke(
+        soulsgen,
+        [
+            "train",
+            "--corpus",
+            str(model_corpus_dir),
+            "--out",
+            str(tmp_path / "m"),
+            "--preset",
+            "tiny",
+            "--steps",
+            "2",
+            "--quiet",
+            "--tokenizer",
+            "word",
+        ],
+    )
+    assert refused.exit_code == 1 and "a subword tokenizer, but a word one was asked for" in refused.output
     scorecard = evaluate_model(tmp_path / "m", model_corpus_dir, tmp_path / "eval", count=20, progress=False)
     assert scorecard["model"]["raw"]["invented_word_rate"] == 0
     assert scorecard["tokenizer"] == "subword"

@@ -39,14 +39,7 @@ model_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
-tokenizer_kind_option = click.option(
-    "--tokenizer",
-    "tokenizer_kind",
-    type=click.Choice(("word", "subword")),
-    default="word",
-    show_default=True,
-    help="word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words.",
-)
+_TOKENIZER_HELP = "word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words."
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
 
 
@@ -63,7 +56,14 @@ def tokenizer() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).",
 )
-@tokenizer_kind_option
+@click.option(
+    "--tokenizer",
+    "tokenizer_kind",
+    type=click.Choice(("word", "subword")),
+    default="word",
+    show_default=True,
+    help=_TOKENIZER_HELP,
+)
 @click.option(
     "--max-vocab",
     type=click.IntRange(min=0),
@@ -106,7 +106,13 @@ def tokenizer_train(
     help="Stop after this many minutes of training, keeping the best weights (default: no limit).",
 )
 @click.option("--resume", is_flag=True, help="Continue from the folder's checkpoint.pt where a run stopped.")
-@tokenizer_kind_option
+@click.option(
+    "--tokenizer",
+    "tokenizer_kind",
+    type=click.Choice(("word", "subword")),
+    default=None,
+    help=f"{_TOKENIZER_HELP} (default: the folder's tokenizer, else word)",
+)
 @click.option(
     "--set",
     "settings",
@@ -126,7 +132,7 @@ def train(
     seed: int,
     max_minutes: float | None,
     resume: bool,
-    tokenizer_kind: str,
+    tokenizer_kind: str | None,
     settings: tuple[str, ...],
     device: str | None,
     compile_model: bool,
@@ -141,7 +147,9 @@ def train(
     """
     from soulsgen_lib.model.train import train_model
 
-    overrides: dict[str, object] = {"tokenizer": tokenizer_kind, **_parse_overrides(settings)}
+    overrides: dict[str, object] = dict(_parse_overrides(settings))
+    if tokenizer_kind:
+        overrides["tokenizer"] = tokenizer_kind
     if device:
         overrides["device"] = device
     if compile_model:

@@ -74,7 +74,7 @@ class TrainConfig:
     patience: int = 4  # evaluations without improvement before stopping early
     min_improvement: float = 0.002  # validation loss must drop by this much to count as better
     log_every: int = 10
-    tokenizer: str = "word"  # "word" or "subword" (BPE decoded within corpus words); see model/tokenizer.py
+    tokenizer: str = ""  # "word" or "subword" (see model/tokenizer.py); "": the folder's, else "word"
     max_vocab: int = 0  # 0: the tokenizer kind's default (see train_tokenizer)
     compile: bool = False  # torch.compile the model (GPUs; slow to start on CPU)
     max_minutes: float = 0.0  # stop (keeping the best weights) after this much training time; 0 = no limit
@@ -117,7 +117,7 @@ def resolve_configs(
     train_config = replace(TRAIN_PRESETS[preset], **train_changes)
     if model_config.n_embd % model_config.n_head:
         raise ModelError(f"n_embd {model_config.n_embd} must be a multiple of n_head {model_config.n_head}")
-    if train_config.tokenizer not in TOKENIZER_KINDS:
+    if train_config.tokenizer not in ("", *TOKENIZER_KINDS):
         raise ModelError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {train_config.tokenizer!r}")
     if train_config.max_steps < 1 or train_config.batch_size < 1 or train_config.eval_every < 1:
         raise ModelError("max_steps, batch_size and eval_every must be at least 1")
@@ -265,18 +265,21 @@ def corpus_hash(corpus_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare_tokenizer(corpus_dir: Path, out_dir: Path, max_vocab: int = 0, kind: str = "word") -> AnyTokenizer:
-    """The model folder's tokenizer, trained on the corpus's train.txt when the folder has none."""
+def prepare_tokenizer(corpus_dir: Path, out_dir: Path, max_vocab: int = 0, kind: str = "") -> AnyTokenizer:
+    """The model folder's tokenizer, trained on the corpus's train.txt when the folder has none.
+
+    `kind` "" accepts the folder's tokenizer of either kind and trains a word-level one when there is none.
+    """
     path = out_dir / "tokenizer.json"
     if path.is_file():
         tokenizer = load_tokenizer(path)
-        if tokenizer.kind != kind:
+        if kind and tokenizer.kind != kind:
             raise ModelError(
                 f"{path}: a {tokenizer.kind} tokenizer, but a {kind} one was asked for; "
                 "train into another folder or delete that file"
             )
         return tokenizer
-    tokenizer = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab, kind=kind)
+    tokenizer = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab, kind=kind or "word")
     tokenizer.save(path)
     return tokenizer
 
