@@ -2,7 +2,7 @@
 
 MFU = 6 x parameters x tokens/s / (fp32 matmul FLOP/s measured in the same run, same threads).
 Default shape: 6 layers, 384 dims, 64 tokens, batch 32, vocab 8000 (the issue's benchmark).
-Run: `python bench/train.py [--device cuda] [--layers 12 --dims 1024 --heads 16] [--steps 10]`.
+Run: `python bench/train.py [--device cuda] [--preset seed | --layers 12 --dims 1024 --heads 16] [--steps 10]`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 import torch
 
 from soulsgen_lib.model.device import autocast_for, synchronize
-from soulsgen_lib.model.gpt import GPT, GPTConfig
-from soulsgen_lib.model.train import TrainConfig, make_optimizer
+from soulsgen_lib.model.gpt import GPT, PRESETS, GPTConfig
+from soulsgen_lib.model.train import TRAIN_PRESETS, TrainConfig, make_optimizer
 
 
 def gemm_rate(device: torch.device, size: int = 1024, repeats: int = 20) -> float:
@@ -66,7 +66,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--vocab", type=int, default=8000)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="take layers, heads, dims, block and batch from it")
     args = parser.parse_args()
+    if args.preset:
+        shape = PRESETS[args.preset]
+        args.layers, args.heads, args.dims, args.block = shape.n_layer, shape.n_head, shape.n_embd, shape.block_size
+        args.batch = TRAIN_PRESETS[args.preset].batch_size
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
