@@ -16,6 +16,7 @@ import requests
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main
+from soulsgen_lib.model.tokenizer import split_words
 from soulsgen_lib.serving.client import ServingError, TorchServeClient
 from soulsgen_lib.serving.manage import ManagementClient
 from soulsgen_lib.serving.server import ServerInfo, running_server
@@ -136,7 +137,11 @@ def test_ask_prints_sentences_from_the_local_server(
 
 
 def test_deploy_makes_a_new_version_the_default_then_stop_ends_everything(
-    private_torchserve: tuple[ServerInfo, Path], tiny_model_dir: Path, tmp_path: Path
+    private_torchserve: tuple[ServerInfo, Path],
+    tiny_model_dir: Path,
+    tiny_subword_model_dir: Path,
+    model_corpus_dir: Path,
+    tmp_path: Path,
 ) -> None:
     info, home = private_torchserve
     runner = CliRunner()
@@ -154,9 +159,10 @@ def test_deploy_makes_a_new_version_the_default_then_stop_ends_everything(
     assert again.exit_code == 0, again.output  # a rerun only keeps v2 the default
     assert "v2 is now the default" in again.output and "Unregistered" not in again.output
 
-    # A MAR already in the server's model store (as the pipeline publishes it) is registered by name.
+    # A MAR already in the server's model store (as the pipeline publishes it) is registered by name;
+    # this one holds a sub-word model, whose decoding the handler keeps to corpus words.
     rebuilt = runner.invoke(
-        main, ["package", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--version", "v3"]
+        main, ["package", "--model", str(tiny_subword_model_dir), "--out", str(tmp_path), "--version", "v3"]
     )
     assert rebuilt.exit_code == 0, rebuilt.output
     in_store = home / "model-store" / "soulsgen-v3.mar"
@@ -164,7 +170,10 @@ def test_deploy_makes_a_new_version_the_default_then_stop_ends_everything(
     from_store = runner.invoke(main, ["serve", "deploy", str(in_store), "--home", str(home)])
     assert from_store.exit_code == 0, from_store.output
     assert [entry["modelVersion"] for entry in manager.versions("soulsgen")] == ["v3"]
-    assert client_for(info).sentence()["model_version"] == "v3"
+    answer = client_for(info).sentence()
+    corpus_words = set(split_words((model_corpus_dir / "train.txt").read_text(encoding="utf-8")))
+    assert answer["model_version"] == "v3" and set(split_words(answer["text"])) <= corpus_words
+    assert answer["prompt"] == split_words(answer["text"])[0]  # a familiar word, however many pieces
 
     stopped = runner.invoke(main, ["serve", "--stop", "--home", str(home)])
 
