@@ -124,59 +124,17 @@ def test_prompts_must_be_corpus_words_even_when_pieces_could_spell_them(tiny_sub
 
 
 def test_train_command_and_scorecard_with_the_subword_tokenizer(tmp_path, model_corpus_dir):
-    result = CliRunner().invoke(
-        soulsgen,
-        [
-            "train",
-            "--corpus",
-            str(model_corpus_dir),
-            "--out",
-            str(tmp_path / "m"),
-            "--preset",
-            "tiny",
-            "--steps",
-            "30",
-            "--tokenizer",
-            "subword",
-            "--quiet",
-        ],
-    )
+    def train(steps: int, *extra: str):
+        args = ["--corpus", str(model_corpus_dir), "--out", str(tmp_path / "m"), "--preset", "tiny", "--quiet"]
+        return CliRunner().invoke(soulsgen, ["train", *args, "--steps", str(steps), *extra])
+
+    result = train(30, "--tokenizer", "subword")
     assert result.exit_code == 0, result.output
     assert isinstance(load_tokenizer(tmp_path / "m" / "tokenizer.json"), SubwordTokenizer)
-    again = CliRunner().invoke(  # without --tokenizer a run keeps the folder's kind (as --resume needs)
-        soulsgen,
-        [
-            "train",
-            "--corpus",
-            str(model_corpus_dir),
-            "--out",
-            str(tmp_path / "m"),
-            "--preset",
-            "tiny",
-            "--steps",
-            "2",
-            "--quiet",
-        ],
-    )
+    again = train(2)  # without --tokenizer a run keeps the folder's kind (as --resume needs)
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "m" / "model_card.json").read_text())["tokenizer"]["kind"] == "subword"
-    refused = CliRunner().invoke(
-        soulsgen,
-        [
-            "train",
-            "--corpus",
-            str(model_corpus_dir),
-            "--out",
-            str(tmp_path / "m"),
-            "--preset",
-            "tiny",
-            "--steps",
-            "2",
-            "--quiet",
-            "--tokenizer",
-            "word",
-        ],
-    )
+    refused = train(2, "--tokenizer", "word")
     assert refused.exit_code == 1 and "a subword tokenizer, but a word one was asked for" in refused.output
     scorecard = evaluate_model(tmp_path / "m", model_corpus_dir, tmp_path / "eval", count=20, progress=False)
     assert scorecard["model"]["raw"]["invented_word_rate"] == 0

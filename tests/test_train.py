@@ -184,29 +184,9 @@ def test_compiled_training_matches_eager_training(tmp_path, model_corpus_dir):
 
     common = {"preset": "tiny", "steps": 6, "seed": 5, "progress": False}
     train_model(model_corpus_dir, tmp_path / "eager", overrides={**FAST, "dropout": 0.0}, **common)
-    result = CliRunner().invoke(
-        soulsgen,
-        [
-            "train",
-            "--corpus",
-            str(model_corpus_dir),
-            "--out",
-            str(tmp_path / "compiled"),
-            "--preset",
-            "tiny",
-            "--steps",
-            "6",
-            "--seed",
-            "5",
-            "--compile",
-            "--set",
-            "dropout=0",
-            "--set",
-            "eval_every=10",
-            "--set",
-            "log_every=5",
-        ],
-    )
+    flags = "--preset tiny --steps 6 --seed 5 --compile --set dropout=0 --set eval_every=10 --set log_every=5"
+    folders = ["--corpus", str(model_corpus_dir), "--out", str(tmp_path / "compiled")]
+    result = CliRunner().invoke(soulsgen, ["train", *folders, *flags.split()])
     assert result.exit_code == 0, result.output
     assert counters["stats"]["unique_graphs"] > 0  # dynamo really captured the model
     eager, compiled = weights(tmp_path / "eager"), weights(tmp_path / "compiled")
