@@ -197,7 +197,7 @@ class GcsStore(ArtifactStore):
                     since = float(other["since"])
                 except (NotFound, PreconditionFailed):
                     continue
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError):  # not one of ours: treat it as stale
                     other, since = {"holder": "an unreadable holder"}, 0.0
                 if time.time() - since > stale_s:
                     with suppress(NotFound, PreconditionFailed):  # its holder died: take it over
