@@ -6,7 +6,13 @@ from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
-from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator, can_open_sentence
+from soulsgen_lib.model.generate import (
+    GenerationError,
+    GenerationRequest,
+    Generator,
+    article_mismatch,
+    can_open_sentence,
+)
 from soulsgen_lib.model.novelty import NoveltyIndex, longest_common_run, sentence_words
 from soulsgen_lib.model.tokenizer import is_word, split_words
 from soulsgen_lib.textcheck import shape_problem
@@ -155,3 +161,21 @@ def test_bf16_weights_generate_valid_sentences_and_other_precisions_are_refused(
     assert all(shape_problem(sentence) is None for sentence in generator.sample(5, seed=2))
     with pytest.raises(GenerationError, match="precision must be fp32 or bf16"):
         Generator.load(tiny_model_dir, precision="fp16")
+
+
+def test_a_or_an_must_agree_with_the_next_word():
+    corpus = {("an", "ewer")}  # a pair the corpus uses passes whatever the rule says
+    for wrong in ("Heavier than an kiln of slate.", "A ember burns.", "She kept a abyss.", "An squire waits."):
+        assert article_mismatch(wrong, corpus), wrong
+    for right in (
+        "An ember burns in a kiln.",
+        "It was an honest mistake, a unique blade, an hour, a one-eyed knight.",
+        "He filled an ewer.",
+        "A ring; an idol; a Ring-bearer.",
+    ):
+        assert not article_mismatch(right, corpus), right
+
+
+def test_a_sentence_with_a_wrong_article_is_rejected(generator):
+    assert generator._problem("The old knight guards an broken lantern.", 280) == "article"
+    assert generator._problem("The old knight guards an empty crown beneath the tower.", 280) is None

@@ -15,6 +15,7 @@ import math
 import re
 import secrets
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,10 +30,26 @@ from soulsgen_lib.model.novelty import INDEX_FILE, NEAR_COPY_RATIO, NoveltyIndex
 from soulsgen_lib.model.tokenizer import AnyTokenizer, SubwordTokenizer, load_tokenizer, split_words
 from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, shape_problem
 
-# "with with", "the the": a small model's stutter, almost never meant in game text.
 PROMPT_STRATEGIES = ("none", "familiar")
+# "with with", "the the": a small model's stutter, almost never meant in game text.
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.IGNORECASE)
+_ARTICLE = re.compile(r"\b(an?)\s+([^\W\d_][\w'’-]*)", re.IGNORECASE)
 _OPENING_MARKS = frozenset({'"', "'", "“", "‘", "(", "[", "...", "…", "¿", "¡"})
+
+
+def article_mismatch(text: str, corpus_pairs: Container[tuple[str, str]]) -> bool:
+    """Whether `text` says "a" before a vowel or "an" before a consonant ("heavier than an kiln").
+
+    Words whose sound the spelling does not tell are not judged ("an hour", "a unique", "a one-eyed"),
+    and a pair the corpus itself uses (case-folded, as in `NoveltyIndex.bigrams`) always passes.
+    """
+    for match in _ARTICLE.finditer(text):
+        article, word = match.group(1).casefold(), match.group(2).casefold()
+        if word[0] in "hu" or word.startswith(("one", "once")) or (article, word) in corpus_pairs:
+            continue
+        if (article == "an") != (word[0] in "aeio"):
+            return True
+    return False
 
 
 def can_open_sentence(token: str) -> bool:
@@ -410,6 +427,8 @@ class Generator:
         problem = shape_problem(text, min_words=d.min_words, max_words=d.max_words, max_chars=max_chars)
         if problem is None and _REPEATED_WORD.search(text):
             problem = "repeated_word"
+        if problem is None and article_mismatch(text, self.novelty.bigrams):
+            problem = "article"
         return problem or self.novelty.problem(text, d.near_copy_ratio)
 
 
