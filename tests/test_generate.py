@@ -165,11 +165,13 @@ def test_bf16_weights_generate_valid_sentences_and_other_precisions_are_refused(
 
 def test_a_or_an_must_agree_with_the_next_word():
     corpus = {("an", "ewer")}  # a pair the corpus uses passes whatever the rule says
-    for wrong in ("Heavier than an kiln of slate.", "A ember burns.", "She kept a abyss.", "An squire waits."):
+    wrong_ones = ("Heavier than an kiln.", "A ember burns.", "She kept a abyss.", "An squire waits.", "An halberd.")
+    for wrong in wrong_ones:
         assert article_mismatch(wrong, corpus), wrong
     for right in (
         "An ember burns in a kiln.",
-        "It was an honest mistake, a unique blade, an hour, a one-eyed knight.",
+        "It was an honest mistake, a unique blade, an unlit torch, an hour, a one-eyed knight, an heir.",
+        "A halberd and a hollow.",
         "He filled an ewer.",
         "A ring; an idol; a Ring-bearer.",
     ):

@@ -34,20 +34,22 @@ PROMPT_STRATEGIES = ("none", "familiar")
 # "with with", "the the": a small model's stutter, almost never meant in game text.
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.IGNORECASE)
 _ARTICLE = re.compile(r"\b(an?)\s+([^\W\d_][\w'’-]*)", re.IGNORECASE)
+_SILENT_H = ("hour", "honest", "honor", "honour", "heir")
 _OPENING_MARKS = frozenset({'"', "'", "“", "‘", "(", "[", "...", "…", "¿", "¡"})
 
 
 def article_mismatch(text: str, corpus_pairs: Container[tuple[str, str]]) -> bool:
     """Whether `text` says "a" before a vowel or "an" before a consonant ("heavier than an kiln").
 
-    Words whose sound the spelling does not tell are not judged ("an hour", "a unique", "a one-eyed"),
-    and a pair the corpus itself uses (case-folded, as in `NoveltyIndex.bigrams`) always passes.
+    Words whose sound the spelling does not tell are not judged ("a unique", "an unlit", "a one-eyed");
+    "an hour" and its kin are known; a pair the corpus itself uses (case-folded, as in
+    `NoveltyIndex.bigrams`) always passes.
     """
     for match in _ARTICLE.finditer(text):
         article, word = match.group(1).casefold(), match.group(2).casefold()
-        if word[0] in "hu" or word.startswith(("one", "once")) or (article, word) in corpus_pairs:
+        if word[0] == "u" or word.startswith(("one", "once")) or (article, word) in corpus_pairs:
             continue
-        if (article == "an") != (word[0] in "aeio"):
+        if (article == "an") != (word[0] in "aeio" or word.startswith(_SILENT_H)):
             return True
     return False
 
