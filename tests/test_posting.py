@@ -492,16 +492,17 @@ def test_a_held_posting_lock_times_out_naming_its_holder(gcs_bucket, tmp_path):
         pass
 
     bucket = open_store(gcs_bucket)
-    bucket.write_text(POSTING_LOCK_KEY, json.dumps({"holder": "vm-1:42", "since": time.time()}))
-    held = pytest.raises(StorageError, match=r"posted/\.posting\.lock is held by vm-1:42")
+    bucket.write_text(POSTING_LOCK_KEY, json.dumps({"holder": "vm-1:42", "token": "theirs"}))
+    held = pytest.raises(StorageError, match=r"posted/\.posting\.lock is held by vm-1:42 for \d+ s")
     with held, bucket.lock(POSTING_LOCK_KEY, wait_s=0.5):
         pass
 
 
 def test_a_bucket_lock_left_by_a_dead_holder_is_taken_over(gcs_emulator, gcs_bucket):
     bucket = open_store(gcs_bucket)
-    bucket.write_text(POSTING_LOCK_KEY, json.dumps({"holder": "vm-1:42", "since": time.time() - 3600}))
-    with bucket.lock(POSTING_LOCK_KEY, wait_s=0.5):
+    bucket.write_text(POSTING_LOCK_KEY, json.dumps({"holder": "vm-1:42", "token": "theirs"}))
+    time.sleep(1.2)  # its age comes from the bucket's creation time, not the holder's clock
+    with bucket.lock(POSTING_LOCK_KEY, wait_s=0.5, stale_s=1.0):
         assert "vm-1:42" not in bucket.read_text(POSTING_LOCK_KEY)
     assert not bucket.exists(POSTING_LOCK_KEY)  # released by deleting it
 
@@ -511,3 +512,17 @@ def test_a_bucket_lock_left_by_a_dead_holder_is_taken_over(gcs_emulator, gcs_buc
     assert any("uploadType=multipart&ifGenerationMatch=0" in line for line in requests)
     deletes = [line for line in requests if line.startswith('"DELETE') and ".posting.lock" in line]
     assert len(deletes) == 2 and all("ifGenerationMatch=" in line for line in deletes)
+
+
+def test_a_lock_that_cannot_be_released_does_not_hide_the_error_leaving_the_block(gcs_bucket, monkeypatch, caplog):
+    from google.api_core.exceptions import ServiceUnavailable
+    from google.cloud.storage import Blob
+
+    def unavailable(*args, **kwargs):
+        raise ServiceUnavailable("the bucket is down")
+
+    bucket = open_store(gcs_bucket)
+    with pytest.raises(ValueError, match="the post failed"), bucket.lock(POSTING_LOCK_KEY):
+        monkeypatch.setattr(Blob, "delete", unavailable)  # the storage service fails from here on
+        raise ValueError("the post failed")
+    assert "could not release posted/.posting.lock" in caplog.text and "the bucket is down" in caplog.text

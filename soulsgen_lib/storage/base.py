@@ -17,6 +17,10 @@ from tqdm import tqdm
 
 from soulsgen_lib.storage.layout import StorageError, check_kind, check_version, latest_key, version_key
 
+LOCK_WAIT_S = 120.0
+# Longer than the longest post: X rate-limit waits alone may hold a post for about an hour.
+LOCK_STALE_S = 7200.0
+
 
 class ArtifactStore(ABC):
     """Files under string keys like `corpus/v1/train.txt`, in a local folder or a bucket.
@@ -64,7 +68,9 @@ class ArtifactStore(ABC):
         """Append one line to the text object `key` without losing a concurrent writer's line."""
 
     @abstractmethod
-    def lock(self, key: str, wait_s: float = 120.0, stale_s: float = 600.0) -> AbstractContextManager[None]:
+    def lock(
+        self, key: str, wait_s: float = LOCK_WAIT_S, stale_s: float = LOCK_STALE_S
+    ) -> AbstractContextManager[None]:
         """Hold the lock `key` for the `with` block: one holder at a time across processes and machines.
 
         Waits up to `wait_s` for another holder, then raises StorageError naming it. A lock left by a

@@ -5,20 +5,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soulsgen_lib.atomic import atomic_path
-from soulsgen_lib.storage.base import ArtifactStore, append_with_retry, check_key, folder
+from soulsgen_lib.storage.base import LOCK_STALE_S, LOCK_WAIT_S, ArtifactStore, append_with_retry, check_key, folder
 from soulsgen_lib.storage.layout import StorageError, object_name, split_gs_url
 
 if TYPE_CHECKING:
     from google.cloud import storage
+
+log = logging.getLogger(__name__)
+_RELEASE_RETRY_S = 30.0  # a lock we fail to delete is taken over once stale, so do not hold the caller long
 
 CREDENTIALS_HELP = (
     "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service-account "
@@ -86,6 +92,8 @@ class GcsStore(ArtifactStore):
             raise StorageError(f"Google Cloud credentials failed for {where} ({error}): {CREDENTIALS_HELP}") from None
         except api.GoogleAPICallError as error:
             raise StorageError(f"{where}: {error.message}") from None
+        except api.RetryError as error:  # transient failures until the client's retry deadline
+            raise StorageError(f"{where}: gave up retrying ({error.cause or error}); try again later") from None
         except requests.exceptions.ConnectionError:
             emulator = os.environ.get("STORAGE_EMULATOR_HOST")
             target = f"the storage emulator at {emulator}" if emulator else "storage.googleapis.com"
@@ -172,48 +180,59 @@ class GcsStore(ArtifactStore):
             append_with_retry(read, write, line, self.location(key))
 
     @contextmanager
-    def lock(self, key: str, wait_s: float = 120.0, stale_s: float = 600.0) -> Iterator[None]:
-        """A lock object created only if absent (generation 0), deleted only if still ours."""
+    def lock(self, key: str, wait_s: float = LOCK_WAIT_S, stale_s: float = LOCK_STALE_S) -> Iterator[None]:
+        """A lock object created only if absent (generation 0) and deleted only at the generation we created.
+
+        Its age is the bucket's own creation time, so the holder's clock does not matter; a random
+        token recognises our own lock when a create was retried after it had already succeeded.
+        """
         from google.api_core.exceptions import NotFound, PreconditionFailed
+        from google.cloud.storage.retry import DEFAULT_RETRY
 
         blob = self._blob(key)
+        token = uuid.uuid4().hex
+        holder = {"holder": f"{socket.gethostname()}:{os.getpid()}", "token": token}
         deadline = time.monotonic() + wait_s
         with self._errors(key):
             while True:
                 # Looking first spares a doomed write; the precondition makes taking it atomic.
                 held = self.bucket.get_blob(blob.name)
                 if held is None:
-                    holder = {"holder": f"{socket.gethostname()}:{os.getpid()}", "since": time.time()}
                     try:
-                        blob.upload_from_string(
-                            json.dumps(holder), content_type="application/json", if_generation_match=0
-                        )
+                        blob.upload_from_string(json.dumps(holder), "application/json", if_generation_match=0)
+                        generation = blob.generation
                         break
                     except PreconditionFailed:
-                        continue  # another holder created it first
+                        continue  # another holder created it first, or our retried create did
                 generation = held.generation  # a download may reset it from headers the emulator lacks
                 try:
                     other = json.loads(held.download_as_bytes(if_generation_match=generation))
-                    since = float(other["since"])
                 except (NotFound, PreconditionFailed):
                     continue
-                except (ValueError, KeyError, TypeError):  # not one of ours: treat it as stale
-                    other, since = {"holder": "an unreadable holder"}, 0.0
-                if time.time() - since > stale_s:
+                except ValueError:  # not one of ours: name it, and let it go stale like any other
+                    other = {"holder": "an unreadable holder"}
+                if isinstance(other, dict) and other.get("token") == token:
+                    break
+                age = (datetime.now(UTC) - held.time_created).total_seconds()
+                if age > stale_s:
                     with suppress(NotFound, PreconditionFailed):  # its holder died: take it over
                         held.delete(if_generation_match=generation)
                     continue
                 if time.monotonic() >= deadline:
+                    who = other.get("holder") if isinstance(other, dict) else None
                     raise StorageError(
-                        f"{self.location(key)} is held by {other.get('holder')} for {time.time() - since:.0f} s; "
-                        f"try again later, or delete that object if nothing is running"
+                        f"{self.location(key)} is held by {who or 'another poster'} for {age:.0f} s; try again "
+                        f"later, or delete that object if nothing is running (it is taken over after {stale_s:.0f} s)"
                     )
                 time.sleep(0.25)
         try:
             yield
         finally:
-            with self._errors(key), suppress(NotFound, PreconditionFailed):
-                blob.delete(if_generation_match=blob.generation)
+            try:
+                with self._errors(key), suppress(NotFound, PreconditionFailed):
+                    blob.delete(if_generation_match=generation, retry=DEFAULT_RETRY.with_timeout(_RELEASE_RETRY_S))
+            except StorageError as error:  # never hide the error that may be leaving the block
+                log.warning("could not release %s (%s); it is taken over after %.0f s", key, error, stale_s)
 
     def matches(self, local: Path, key: str) -> bool:
         with self._errors(key):

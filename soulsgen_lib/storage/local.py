@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from soulsgen_lib.atomic import atomic_path, write_bytes_atomic
-from soulsgen_lib.storage.base import ArtifactStore, check_key, check_line, folder
+from soulsgen_lib.storage.base import LOCK_STALE_S, LOCK_WAIT_S, ArtifactStore, check_key, check_line, folder
 from soulsgen_lib.storage.layout import StorageError
 
 
@@ -98,7 +98,7 @@ class LocalStore(ArtifactStore):
                 write_bytes_atomic(path, content + line.encode("utf-8") + b"\n")
 
     @contextmanager
-    def lock(self, key: str, wait_s: float = 120.0, stale_s: float = 600.0) -> Iterator[None]:
+    def lock(self, key: str, wait_s: float = LOCK_WAIT_S, stale_s: float = LOCK_STALE_S) -> Iterator[None]:
         path = self._file(key)
         with self._errors(path):
             path.parent.mkdir(parents=True, exist_ok=True)
