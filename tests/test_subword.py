@@ -114,7 +114,10 @@ def test_prompts_must_be_corpus_words_even_when_pieces_could_spell_them(tiny_sub
     with pytest.raises(GenerationError, match="never saw \\('Thesething'\\)"):
         generator.generate([GenerationRequest(prompt="Thesething old")])
     started = generator.generate([GenerationRequest(prompt="The old", seed=s) for s in range(3)])
-    assert all(sentence.startswith("The old") for sentence in started)
+    assert all(split_words(sentence)[:2] == ["The", "old"] for sentence in started)
+    # The prompt's last word stays whole: "A" must not grow into "Across" or "A" + "##..." pieces.
+    drafts = generator.draft([GenerationRequest(prompt="A", seed=s) for s in range(40)])
+    assert all(split_words(draft.text)[0] == "A" for draft in drafts)
     generator.defaults.prompt = "familiar"
     familiar = {generator.tokenizer.decode(ids) for ids in generator._familiar_ids}
     assert familiar and familiar <= corpus_words
@@ -151,3 +154,17 @@ def test_the_default_piece_count_keeps_a_small_corpus_sub_word(train_sentences, 
     assert tokenizer.vocab_size < len(corpus_words)
     words = [word for sentence in train_sentences for word in split_words(sentence)]
     assert len(tokenizer.encode(" ".join(words))) > 1.2 * len(words)
+
+
+def test_corpus_words_are_split_as_the_tokenizer_splits_and_never_lead_to_a_dead_end():
+    decomposed = "The cafe\u0301 keeper sleeps."  # NFD: "é" as "e" + a combining accent
+    tokenizer = train_tokenizer([decomposed, "A kiln burns."], max_vocab=40, kind="subword")
+    words = tokenizer.spelled_words([decomposed, "A quill burns."])  # "quill": letters it never saw
+    assert "café" in words and "quill" not in words  # normalised as the pieces are; unspellable left out
+    assert "caf" not in words and "keeper" in words
+    dead_end = WordConstraint(tokenizer, {"kilnz"})  # a word the pieces cannot finish: "##z" never seen
+    spelled = ""
+    for token in tokenizer.encode("kiln"):
+        spelled = dead_end.advance(spelled, token)
+    with pytest.raises(ModelError, match="no piece continues 'kiln'"):
+        dead_end.allowed(spelled)

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import torch
 
+from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, SubwordTokenizer
 
 _CACHED_SPELLINGS = 16384  # a few thousand are enough for a game's vocabulary; this bounds memory
@@ -38,6 +39,9 @@ class WordConstraint:
             dtype=torch.bool,
         )
         self._continuations = [(i, self._pieces[i]) for i in range(size) if self._continues[i]]
+        # After a whole word (the end of a prompt): a new word or the end, never a longer word.
+        self.between_words = self._word_starts.clone()
+        self.between_words[self._eos_id] = True
         self.allowed = lru_cache(maxsize=_CACHED_SPELLINGS)(self._allowed)
 
     def _allowed(self, spelled: str) -> torch.Tensor:
@@ -50,6 +54,8 @@ class WordConstraint:
         for token_id, piece in self._continuations:
             if spelled + piece in self.prefixes:
                 mask[token_id] = True
+        if not mask.any():  # cannot happen with words from `SubwordTokenizer.spelled_words`
+            raise ModelError(f"no piece continues {spelled!r}: the model's words do not fit its tokenizer; train again")
         return mask
 
     def advance(self, spelled: str, token_id: int) -> str:

@@ -185,12 +185,7 @@ class Generator:
         banned = [tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id]
         self._banned = torch.tensor(banned, dtype=torch.long, device=device)
         # A sentence never opens with a lowercase word or closing punctuation ("am consumed by ...", ", and").
-        non_openers = [
-            i
-            for i in range(tokenizer.vocab_size)
-            if not can_open_sentence(tokenizer.id_to_token(i))
-            or (isinstance(tokenizer, SubwordTokenizer) and tokenizer.is_continuation(i))
-        ]
+        non_openers = [i for i in range(tokenizer.vocab_size) if not can_open_sentence(tokenizer.id_to_token(i))]
         self._non_openers = torch.tensor(non_openers, dtype=torch.long, device=device)
         # Characters of each token without spaces: a lower bound on a row's text length so far.
         self._token_chars = torch.tensor(
@@ -318,7 +313,7 @@ class Generator:
             return []
         ids = self.tokenizer.encode(prompt.strip())
         if self.constraint is not None:
-            unknown = self.constraint.unknown_words(split_words(prompt))
+            unknown = self.constraint.unknown_words(self.tokenizer.split(prompt))
         else:
             unknown = [word for word in split_words(prompt) if self.tokenizer.encode(word) == [self.tokenizer.unk_id]]
         if unknown or self.tokenizer.unk_id in ids:
@@ -368,8 +363,12 @@ class Generator:
             if step == 0:
                 logits[:, self._non_openers] = -math.inf
             if self.constraint is not None:
-                allowed = torch.stack([self.constraint.allowed(spelled[row]) for row in live.tolist()])
-                logits.masked_fill_(~allowed.to(device), -math.inf)
+                prompt_ended = ((forced[:, step] < 0) & (forced[:, step - 1] >= 0)).tolist() if step else []
+                masks = [
+                    self.constraint.between_words if step and prompt_ended[i] else self.constraint.allowed(spelled[row])
+                    for i, row in enumerate(live.tolist())
+                ]
+                logits.masked_fill_(~torch.stack(masks).to(device), -math.inf)
             chosen = self._choose(logits, temperature, top_p, uniforms[:, step])
             must = forced[:, step]
             chosen = torch.where(must >= 0, must, chosen).cpu()

@@ -111,6 +111,10 @@ class _Vocabulary:
         """The characters a token adds to the text (without a continuation mark)."""
         return self.tokenizer.id_to_token(token_id)
 
+    def is_continuation(self, token_id: int) -> bool:
+        """Whether a token continues the word before it (only sub-word pieces do)."""
+        return False
+
     def encode(self, text: str) -> list[int]:
         """Token ids of one sentence, without start/end tokens; unknown words become `<unk>`."""
         return self.tokenizer.encode(text, add_special_tokens=False).ids
@@ -151,6 +155,16 @@ class SubwordTokenizer(_Vocabulary):
 
     def piece_text(self, token_id: int) -> str:
         return self.tokenizer.id_to_token(token_id).removeprefix(CONTINUATION)
+
+    def split(self, text: str) -> list[str]:
+        """The words of `text` exactly as this tokenizer normalises and splits it before finding pieces."""
+        normalized = self.tokenizer.normalizer.normalize_str(text)
+        return [word for word, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+
+    def spelled_words(self, sentences: Iterable[str]) -> set[str]:
+        """The words of `sentences` that pieces spell without `<unk>`: what constrained decoding may write."""
+        words = {word for sentence in sentences for word in self.split(sentence)}
+        return {word for word in words if self.unk_id not in self.encode(word)}
 
     def words_of(self, ids: Iterable[int]) -> list[str]:
         words: list[str] = []

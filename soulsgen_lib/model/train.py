@@ -400,7 +400,7 @@ class _TrainingRun:
         self.val_blocks = validation_blocks(test_ids, self.model_config.block_size, self.tokenizer.pad_id)
         # A sub-word model spells words piece by piece; generation keeps it to these (case kept).
         self.corpus_words = (
-            sorted({word for sentence in train_sentences for word in split_words(sentence)})
+            sorted(self.tokenizer.spelled_words(train_sentences))
             if isinstance(self.tokenizer, SubwordTokenizer)
             else []
         )
