@@ -166,6 +166,7 @@ def test_bf16_weights_generate_valid_sentences_and_other_precisions_are_refused(
 def test_a_or_an_must_agree_with_the_next_word():
     corpus = {("an", "ewer")}  # a pair the corpus uses passes whatever the rule says
     wrong_ones = ("Heavier than an kiln.", "A ember burns.", "She kept a abyss.", "An squire waits.", "An halberd.")
+    wrong_ones += ('He said: "A ember."', "A Ōkami.")
     for wrong in wrong_ones:
         assert article_mismatch(wrong, corpus), wrong
     for right in (
@@ -174,6 +175,8 @@ def test_a_or_an_must_agree_with_the_next_word():
         "A halberd and a hollow.",
         "He filled an ewer.",
         "A ring; an idol; a Ring-bearer.",
+        "An Élan of Ōkami; a European ewer, a ewe.",
+        "Plan A is lost, and Rune A opens an X-ray of an HP bar.",
     ):
         assert not article_mismatch(right, corpus), right
 

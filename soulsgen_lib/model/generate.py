@@ -14,6 +14,7 @@ import json
 import math
 import re
 import secrets
+import unicodedata
 from collections import Counter
 from collections.abc import Container
 from dataclasses import dataclass, field
@@ -35,21 +36,29 @@ PROMPT_STRATEGIES = ("none", "familiar")
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.IGNORECASE)
 _ARTICLE = re.compile(r"\b(an?)\s+([^\W\d_][\w'’-]*)", re.IGNORECASE)
 _SILENT_H = ("hour", "honest", "honor", "honour", "heir")
+_SENTENCE_BREAKS = frozenset({"", ".", "!", "?", ":", ";", '"', "“", "‘", "'", "(", "—", "…"})
 _OPENING_MARKS = frozenset({'"', "'", "“", "‘", "(", "[", "...", "…", "¿", "¡"})
 
 
 def article_mismatch(text: str, corpus_pairs: Container[tuple[str, str]]) -> bool:
     """Whether `text` says "a" before a vowel or "an" before a consonant ("heavier than an kiln").
 
-    Words whose sound the spelling does not tell are not judged ("a unique", "an unlit", "a one-eyed");
-    "an hour" and its kin are known; a pair the corpus itself uses (case-folded, as in
-    `NoveltyIndex.bigrams`) always passes.
+    Only clear cases are judged: not words whose sound the spelling does not tell ("a unique", "an
+    unlit", "a one-eyed", "a European"), initialisms ("an X-ray"), or a capital "A" inside a sentence
+    ("Plan A is lost"); "an hour" and its kin are known. A pair the corpus itself uses (case-folded,
+    as in `NoveltyIndex.bigrams`) always passes.
     """
     for match in _ARTICLE.finditer(text):
-        article, word = match.group(1).casefold(), match.group(2).casefold()
-        if word[0] == "u" or word.startswith(("one", "once")) or (article, word) in corpus_pairs:
+        article, word = match.group(1), match.group(2)
+        if article[0] == "A" and text[: match.start()].rstrip()[-1:] not in _SENTENCE_BREAKS:
             continue
-        if (article == "an") != (word[0] in "aeio" or word.startswith(_SILENT_H)):
+        if word.isupper() or re.match(r"[A-Z](?:[-.]|$)", word):
+            continue
+        article, word = article.casefold(), word.casefold()
+        first = unicodedata.normalize("NFD", word)[0]  # "é" is a vowel
+        if first == "u" or word.startswith(("one", "once", "eu", "ew")) or (article, word) in corpus_pairs:
+            continue
+        if (article == "an") != (first in "aeio" or word.startswith(_SILENT_H)):
             return True
     return False
 
