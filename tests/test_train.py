@@ -184,6 +184,7 @@ def test_compiled_training_matches_eager_training(tmp_path, model_corpus_dir):
 
     common = {"preset": "tiny", "steps": 6, "seed": 5, "progress": False}
     train_model(model_corpus_dir, tmp_path / "eager", overrides={**FAST, "dropout": 0.0}, **common)
+    counters.clear()  # count only what the compiled run captures
     flags = "--preset tiny --steps 6 --seed 5 --compile --set dropout=0 --set eval_every=10 --set log_every=5"
     folders = ["--corpus", str(model_corpus_dir), "--out", str(tmp_path / "compiled")]
     result = CliRunner().invoke(soulsgen, ["train", *folders, *flags.split()])

@@ -23,7 +23,7 @@ from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.generate import GenerationRequest, Generator, SamplingDefaults, row_seed
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
-from soulsgen_lib.model.tokenizer import read_sentences, split_words
+from soulsgen_lib.model.tokenizer import read_sentences
 from soulsgen_lib.textcheck import shape_problem
 
 # A draft source: (how many, round number) -> [(sentence, first failed filter or None)].
@@ -150,7 +150,10 @@ def model_drafts(
 
 
 def markov_drafts(train_sentences: Sequence[str], novelty: NoveltyIndex, seed: int) -> DraftSource:
-    """A draft source from markovify (state size 2) on the same train.txt, filtered by the same rules."""
+    """A draft source from markovify (state size 2) on the same train.txt, put through the shape and novelty filters.
+
+    The model's own stutter and article checks are left out: they target a neural model's slips.
+    """
     import markovify
 
     chain = markovify.NewlineText("\n".join(train_sentences), state_size=2, retain_original=False)
@@ -170,17 +173,25 @@ def markov_drafts(train_sentences: Sequence[str], novelty: NoveltyIndex, seed: i
 
 
 def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> tuple[float, float]:
-    """Perplexity on test.txt per token, and per word (+ end of sentence): the one to compare tokenizers by."""
+    """Perplexity on test.txt per token (as training reports it), and per word: the one to compare tokenizers by.
+
+    Per word, the loss of every scored token after a sentence's `<s>` is shared among the words those
+    tokens spell plus the end of the sentence (the easy `<s>` predictions between packed sentences
+    are left out).
+    """
     from soulsgen_lib.model.train import evaluate_loss, validation_blocks
 
-    tok = generator.tokenizer
-    blocks = validation_blocks(
-        [tok.encode_sentence(s) for s in test_sentences], generator.model.config.block_size, tok.pad_id
+    tok, model, block = generator.tokenizer, generator.model, generator.model.config.block_size
+    scored = [tok.encode_sentence(s)[: block + 1] for s in test_sentences]  # as validation_blocks cuts them
+    blocks = validation_blocks(scored, block, tok.pad_id)
+    per_token = evaluate_loss(model, blocks, tok.pad_id, generator.device)
+    after_start = evaluate_loss(model, blocks, tok.pad_id, generator.device, skip_ids=(tok.bos_id,))
+    tokens = sum(len(ids) - 1 for ids in scored)
+    specials = {tok.pad_id, tok.bos_id, tok.eos_id}
+    words = sum(
+        sum(i not in specials and not tok.is_continuation(i) for i in ids) + (ids[-1] == tok.eos_id) for ids in scored
     )
-    loss = evaluate_loss(generator.model, blocks, tok.pad_id, generator.device)
-    predicted_tokens = int((blocks[:, 1:] != tok.pad_id).sum())
-    words = sum(len(split_words(sentence)) + 1 for sentence in test_sentences)
-    return math.exp(loss), math.exp(loss * predicted_tokens / words)
+    return math.exp(per_token), math.exp(after_start * tokens / words)
 
 
 def evaluate_model(

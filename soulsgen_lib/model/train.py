@@ -186,8 +186,15 @@ def validation_blocks(sentence_ids: list[list[int]], block_size: int, pad_id: in
 
 
 @torch.no_grad()
-def evaluate_loss(model: GPT, blocks: torch.Tensor, pad_id: int, device: torch.device, batch_size: int = 32) -> float:
-    """Mean cross-entropy per target token over validation blocks (padding not counted)."""
+def evaluate_loss(
+    model: GPT,
+    blocks: torch.Tensor,
+    pad_id: int,
+    device: torch.device,
+    batch_size: int = 32,
+    skip_ids: tuple[int, ...] = (),
+) -> float:
+    """Mean cross-entropy per target token over validation blocks (padding and `skip_ids` not counted)."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -195,6 +202,8 @@ def evaluate_loss(model: GPT, blocks: torch.Tensor, pad_id: int, device: torch.d
         chunk = blocks[start : start + batch_size].to(device)
         targets = chunk[:, 1:].clone()
         targets[targets == pad_id] = -100
+        for token in skip_ids:
+            targets[targets == token] = -100
         tokens = int((targets != -100).sum())
         with autocast_for(device):
             _, loss = model(chunk[:, :-1], targets)
