@@ -64,7 +64,8 @@ def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, date: 
     try:  # a run well inside pytest's own timeout, so that a stuck run still shows its log
         result = subprocess.run(command, env=run_env, cwd=env["_CWD"], capture_output=True, text=True, timeout=420)
     except subprocess.TimeoutExpired as stuck:
-        output = (stuck.stdout or b"").decode(errors="replace") + (stuck.stderr or b"").decode(errors="replace")
+        parts = (stuck.stdout, stuck.stderr)  # bytes even with text=True, as the docs say
+        output = "".join(p.decode(errors="replace") if isinstance(p, bytes) else p or "" for p in parts)
         raise AssertionError(f"airflow dags test {dag_id} ran over 420 s; its log ends:\n{output[-6000:]}") from None
     return result.returncode, result.stdout + result.stderr
 
