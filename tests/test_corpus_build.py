@@ -191,15 +191,21 @@ def test_dialogue_with_menu_words_and_colons_is_kept(tmp_path):
     assert [row["sentence"] for row in _rows(tmp_path / "corpus")] == [text for _, text in lines]
 
 
-def test_output_does_not_depend_on_the_number_of_workers(tmp_path):
+def test_output_does_not_depend_on_the_number_of_workers_or_how_they_start(tmp_path, monkeypatch):
+    from soulsgen_lib.corpus import build
+
     built = {}
-    for workers in (1, 2):
-        out = tmp_path / f"workers-{workers}"
+    for workers, threads, start_method in ((1, 1, None), (2, 1, "fork"), (2, 3, "forkserver")):
+        # Beside other threads (as in an Airflow task) workers come from a fork server, not a fork.
+        monkeypatch.setattr(build.threading, "active_count", lambda threads=threads: threads)
+        if start_method:
+            assert build._pool_context().get_start_method() == start_method
+        out = tmp_path / f"workers-{workers}-{threads}"
         summary = build_corpus([SAMPLE_DATA / "ds1"], out, CorpusOptions(workers=workers, progress=False))
         assert summary.workers == workers
-        built[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
-    assert built[1] == built[2]
-    assert set(built[1]) == {*CORPUS_FILES, MANIFEST}
+        built[start_method] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    assert built[None] == built["fork"] == built["forkserver"]
+    assert set(built[None]) == {*CORPUS_FILES, MANIFEST}
 
 
 def test_build_refuses_to_replace_a_folder_of_published_versions(tiny_game_text, tmp_path):

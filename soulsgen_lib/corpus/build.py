@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import re
 import string
+import threading
 from array import array
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -352,12 +353,22 @@ def _worker_count(options: CorpusOptions, files: int) -> int:
     return max(1, min(round((os.cpu_count() or 1) - busy), files))
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """fork, unless this process runs other threads (an Airflow task's): then a fork server.
+
+    A fork copies locks that another thread may hold at that moment, and a worker that needs one
+    waits for ever (an `airflow dags test` run hung that way). The fork server is a clean
+    single-thread parent; it needs an importable, guarded `__main__`, as Airflow and our CLIs have.
+    """
+    return multiprocessing.get_context("forkserver" if threading.active_count() > 1 else "fork")
+
+
 class _Workers:
     """Worker processes that run tasks for this one (with one worker, tasks run here instead)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.pool = multiprocessing.Pool(count) if count > 1 else None
+        self.pool = _pool_context().Pool(count) if count > 1 else None
         self.limit = _TASKS_AHEAD * count  # batches handed out and not yet collected: memory stays flat if we lag
 
     def __enter__(self) -> _Workers:
