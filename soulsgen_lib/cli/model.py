@@ -39,6 +39,7 @@ model_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
+_TOKENIZER_KINDS = click.Choice(("word", "subword"))  # model.tokenizer.TOKENIZER_KINDS, without importing it
 _TOKENIZER_HELP = "word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words."
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
 
@@ -59,7 +60,7 @@ def tokenizer() -> None:
 @click.option(
     "--tokenizer",
     "tokenizer_kind",
-    type=click.Choice(("word", "subword")),
+    type=_TOKENIZER_KINDS,
     default="word",
     show_default=True,
     help=_TOKENIZER_HELP,
@@ -109,7 +110,7 @@ def tokenizer_train(
 @click.option(
     "--tokenizer",
     "tokenizer_kind",
-    type=click.Choice(("word", "subword")),
+    type=_TOKENIZER_KINDS,
     default=None,
     help=f"{_TOKENIZER_HELP} (default: the folder's tokenizer, else word)",
 )

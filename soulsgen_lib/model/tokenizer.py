@@ -124,9 +124,17 @@ class _Vocabulary:
         return [self.bos_id, *self.encode(text), self.eos_id]
 
     def words_of(self, ids: Iterable[int]) -> list[str]:
-        """The words token ids spell; special tokens are dropped."""
+        """The words token ids spell, continuation pieces joined to their word; special tokens are dropped."""
         specials = {self.pad_id, self.bos_id, self.eos_id, self.unk_id}
-        return [self.tokenizer.id_to_token(i) for i in ids if i not in specials]
+        words: list[str] = []
+        for i in ids:
+            if i in specials:
+                continue
+            if self.is_continuation(i) and words:
+                words[-1] += self.piece_text(i)
+            else:
+                words.append(self.piece_text(i))
+        return words
 
     def decode(self, ids: Iterable[int]) -> str:
         """Readable text of token ids, typeset by the spacing rules."""
@@ -165,15 +173,6 @@ class SubwordTokenizer(_Vocabulary):
         """The words of `sentences` that pieces spell without `<unk>`: what constrained decoding may write."""
         words = {word for sentence in sentences for word in self.split(sentence)}
         return {word for word in words if self.unk_id not in self.encode(word)}
-
-    def words_of(self, ids: Iterable[int]) -> list[str]:
-        words: list[str] = []
-        for piece in super().words_of(ids):
-            if piece.startswith(CONTINUATION) and words:
-                words[-1] += piece.removeprefix(CONTINUATION)
-            else:
-                words.append(piece.removeprefix(CONTINUATION))
-        return words
 
 
 AnyTokenizer = WordTokenizer | SubwordTokenizer
