@@ -86,8 +86,30 @@ class Settings:
     twitter_api_base_url: str = _setting(
         "TWITTER_API_BASE_URL", "https://api.twitter.com", "X API base URL (a proxy or test server may stand in)."
     )
-    post_daily_budget: int = _setting("POST_DAILY_BUDGET", 17, "Posts allowed per rolling 24 hours.")
-    post_monthly_budget: int = _setting("POST_MONTHLY_BUDGET", 500, "Posts allowed per calendar month.")
+    post_daily_budget: int = _setting("POST_DAILY_BUDGET", 17, "X posts allowed per rolling 24 hours (free tier).")
+    post_monthly_budget: int = _setting("POST_MONTHLY_BUDGET", 500, "X posts allowed per calendar month (free tier).")
+    bluesky_handle: str = _setting("BLUESKY_HANDLE", "", "Bluesky handle of the posting account, e.g. bot.bsky.social.")
+    bluesky_app_password: Secret = _setting(
+        "BLUESKY_APP_PASSWORD", Secret(""), "Bluesky app password (Settings > App passwords).", secret=True
+    )
+    bluesky_pds_url: str = _setting("BLUESKY_PDS_URL", "https://bsky.social", "Bluesky PDS (server) URL.")
+    bluesky_daily_budget: int = _setting("BLUESKY_DAILY_BUDGET", 24, "Bluesky posts allowed per rolling 24 hours.")
+    mastodon_api_base_url: str = _setting(
+        "MASTODON_API_BASE_URL", "", "Mastodon instance URL of the posting account, e.g. https://botsin.space."
+    )
+    mastodon_access_token: Secret = _setting(
+        "MASTODON_ACCESS_TOKEN", Secret(""), "Mastodon access token (write:statuses, write:media).", secret=True
+    )
+    mastodon_visibility: str = _setting(
+        "MASTODON_VISIBILITY", "unlisted", "Mastodon post visibility: public, unlisted, private or direct."
+    )
+    mastodon_daily_budget: int = _setting("MASTODON_DAILY_BUDGET", 24, "Mastodon posts allowed per rolling 24 hours.")
+    post_networks: str = _setting(
+        "POST_NETWORKS", "x,bluesky,mastodon", "Networks the hourly DAG posts to (comma-separated)."
+    )
+    post_cards: str = _setting(
+        "POST_CARDS", "", "Networks whose posts carry an image card with alt text (comma-separated: bluesky,mastodon)."
+    )
 
     @classmethod
     def load(
@@ -134,6 +156,11 @@ class Settings:
     @property
     def serve_dir(self) -> Path:
         return self.home / "serve"
+
+    @property
+    def bluesky_session_file(self) -> Path:
+        """The saved Bluesky session (tokens: private, like `.env`), reused instead of logging in each hour."""
+        return self.home / "private" / "bluesky-session"
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(env var, shown value, help) for each setting; secrets are masked."""
@@ -191,13 +218,21 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def update_env_file(path: Path, updates: Mapping[str, str]) -> None:
-    """Set keys in a dotenv file, keeping every other line as it was; written atomically."""
+    """Set keys in a dotenv file, keeping every other line; written atomically, through a symlink to its target.
+
+    Every line of a key present twice is updated, so the reader (the last line wins) sees the new value.
+    """
+    path = Path(os.path.realpath(path))  # replace the link's target, never the link itself
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     pending = dict(updates)
     for i, line in enumerate(lines):
         key = line.strip().removeprefix("export ").partition("=")[0].strip()
-        if key in pending:
-            lines[i] = f"{key}={pending.pop(key)}"
+        if key in updates:
+            lines[i] = f"{key}={updates[key]}"
+            pending.pop(key, None)
     lines += [f"{key}={value}" for key, value in pending.items()]
-    with atomic_path(path, mode=0o600) as tmp:  # private from the first byte: it holds tokens
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        with atomic_path(path, mode=0o600) as tmp:  # private from the first byte: it holds tokens
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot write ({error.strerror or error})") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from x_api_server import XApiServer, new_credentials
+from posting.x_api_server import XApiServer, new_credentials
 
 # Fast retries for tests: the real defaults wait seconds to minutes.
 FAST_RETRY = {

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
-from soulsgen_lib.posting.cli import main as twitter
+from soulsgen_lib.cli.twitter import main as twitter
 
 VENV_BIN = Path(sys.executable).parent
 

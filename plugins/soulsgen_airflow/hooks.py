@@ -5,6 +5,10 @@
   `model_name` (default `soulsgen`).
 - `soulsgen_x` (generic connection): login = consumer key, password = consumer secret; extra
   `access_token`, `token_secret`, optional `base_url` (a proxy or test server).
+- `soulsgen_bluesky` (generic connection): login = handle, password = app password, host = PDS URL
+  (default https://bsky.social).
+- `soulsgen_mastodon` (generic connection): host = instance URL, password = access token; extra
+  `visibility` (default `unlisted`).
 """
 
 from __future__ import annotations
@@ -18,33 +22,56 @@ if TYPE_CHECKING:
     from soulsgen_lib.serving.client import TorchServeClient
 
 
-def _connection_or_none(conn_id: str) -> Any:
-    """The connection, or None when it is not defined (the DAGs then fall back to local work)."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
+class SoulsgenHook(BaseHook):
+    """What every SoulsGen hook shares: its connection id, whether it is defined, its required fields, its check."""
 
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return None
+    conn_name_attr = "conn_id"
+    default_conn_name = ""
+
+    def __init__(self, conn_id: str | None = None) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+
+    def is_configured(self) -> bool:
+        """Whether the connection exists; without it the DAGs fall back (local model, dry run)."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            BaseHook.get_connection(self.conn_id)
+        except AirflowNotFoundException:
+            return False
+        return True
+
+    def required(self, fields: dict[str, Any]) -> None:
+        """Raise CredentialsRejected naming every empty field (an incomplete connection is never a silent dry run)."""
+        from soulsgen_lib.posting.target import CredentialsRejected
+
+        missing = [name for name, value in fields.items() if not value]
+        if missing:
+            raise CredentialsRejected(f"connection {self.conn_id} lacks {', '.join(missing)}")
+
+    def check(self) -> str:
+        """Talk to the service once; return what to tell the user."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        from soulsgen_lib.errors import SoulsgenError
+
+        try:
+            return True, self.check()
+        except SoulsgenError as error:
+            return False, str(error)
 
 
-class TorchServeHook(BaseHook):
+class TorchServeHook(SoulsgenHook):
     """Talks to SoulsGen's model on TorchServe: ask for sentences, deploy a new MAR."""
 
-    conn_name_attr = "torchserve_conn_id"
     default_conn_name = "soulsgen_torchserve"
     conn_type = "http"
     hook_name = "SoulsGen TorchServe"
 
-    def __init__(self, torchserve_conn_id: str = default_conn_name) -> None:
-        super().__init__()
-        self.torchserve_conn_id = torchserve_conn_id
-
-    def is_configured(self) -> bool:
-        return _connection_or_none(self.torchserve_conn_id) is not None
-
     def _endpoints(self) -> tuple[str, str, Any]:
-        conn = self.get_connection(self.torchserve_conn_id)
+        conn = self.get_connection(self.conn_id)
         scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
         port = conn.port or 8080
         inference = f"{scheme}://{conn.host}:{port}"
@@ -64,57 +91,94 @@ class TorchServeHook(BaseHook):
         _, management, conn = self._endpoints()
         return management, conn.extra_dejson.get("management_token", "")
 
-    def test_connection(self) -> tuple[bool, str]:
-        from soulsgen_lib.errors import SoulsgenError
-
-        try:
-            self.get_conn().ping()
-        except SoulsgenError as error:
-            return False, str(error)
-        return True, "TorchServe is healthy"
+    def check(self) -> str:
+        self.get_conn().ping()
+        return "TorchServe is healthy"
 
 
-class XHook(BaseHook):
+class PostingHook(SoulsgenHook):
+    """A posting network's account; `get_conn()` gives its PostingTarget, `test_connection()` names the account."""
+
+    network = ""
+
+    def check(self) -> str:
+        return f"Authorised as {self.get_conn().whoami()}"
+
+    def get_conn(self) -> PostingTarget:
+        raise NotImplementedError
+
+
+class XHook(PostingHook):
     """Posts to X with the OAuth 1.0a user credentials of an Airflow connection."""
 
-    conn_name_attr = "x_conn_id"
+    network = "x"
     default_conn_name = "soulsgen_x"
     conn_type = "generic"
     hook_name = "SoulsGen X (Twitter)"
 
-    def __init__(self, x_conn_id: str = default_conn_name) -> None:
-        super().__init__()
-        self.x_conn_id = x_conn_id
-
-    def is_configured(self) -> bool:
-        """Whether the connection exists; without it the tweet DAG runs as a dry run."""
-        return _connection_or_none(self.x_conn_id) is not None
-
     def get_conn(self) -> PostingTarget:
-        """The X target; an incomplete connection is an error (never a silent dry run)."""
-        from soulsgen_lib.posting.target import CredentialsRejected
         from soulsgen_lib.posting.x import XTarget
 
-        conn = self.get_connection(self.x_conn_id)
+        conn = self.get_connection(self.conn_id)
         extra = conn.extra_dejson
-        fields = {
-            "login (consumer key)": conn.login,
-            "password (consumer secret)": conn.password,
-            "extra access_token": extra.get("access_token"),
-            "extra token_secret": extra.get("token_secret"),
-        }
-        missing = [name for name, value in fields.items() if not value]
-        if missing:
-            raise CredentialsRejected(f"connection {self.x_conn_id} lacks {', '.join(missing)}")
+        self.required(
+            {
+                "login (consumer key)": conn.login,
+                "password (consumer secret)": conn.password,
+                "extra access_token": extra.get("access_token"),
+                "extra token_secret": extra.get("token_secret"),
+            }
+        )
         return XTarget(
             conn.login, conn.password, extra["access_token"], extra["token_secret"], extra.get("base_url", "")
         )
 
-    def test_connection(self) -> tuple[bool, str]:
-        from soulsgen_lib.errors import SoulsgenError
+    def check(self) -> str:
+        return f"Authorised as @{self.get_conn().whoami()}"
 
-        try:
-            handle = self.get_conn().whoami()
-        except SoulsgenError as error:
-            return False, str(error)
-        return True, f"Authorised as @{handle}"
+
+class BlueskyHook(PostingHook):
+    """Posts to Bluesky with a handle and app password; the session is saved under SOULSGEN_HOME/private/."""
+
+    network = "bluesky"
+    default_conn_name = "soulsgen_bluesky"
+    conn_type = "generic"
+    hook_name = "SoulsGen Bluesky"
+
+    def get_conn(self) -> PostingTarget:
+        from soulsgen_lib.posting.bluesky import BLUESKY_PDS_URL, BlueskyTarget
+        from soulsgen_lib.settings import Settings
+
+        conn = self.get_connection(self.conn_id)
+        self.required({"login (handle)": conn.login, "password (app password)": conn.password})
+        pds_url = _url(conn) or BLUESKY_PDS_URL
+        return BlueskyTarget(conn.login, conn.password, pds_url, Settings.load().bluesky_session_file)
+
+
+class MastodonHook(PostingHook):
+    """Posts to Mastodon with an instance URL and an access token."""
+
+    network = "mastodon"
+    default_conn_name = "soulsgen_mastodon"
+    conn_type = "generic"
+    hook_name = "SoulsGen Mastodon"
+
+    def get_conn(self) -> PostingTarget:
+        from soulsgen_lib.posting.mastodon import MastodonTarget
+
+        conn = self.get_connection(self.conn_id)
+        self.required({"host (instance URL)": conn.host, "password (access token)": conn.password})
+        return MastodonTarget(_url(conn), conn.password, conn.extra_dejson.get("visibility", "unlisted"))
+
+
+def _url(conn: Any) -> str:
+    """The connection's host as a URL: `https://host[:port]` unless the host already has a scheme."""
+    if not conn.host:
+        return ""
+    if "://" in conn.host:
+        return conn.host.rstrip("/")
+    scheme = conn.schema if conn.schema in ("http", "https") else "https"
+    return f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
+
+
+POSTING_HOOKS: dict[str, type[PostingHook]] = {hook.network: hook for hook in (XHook, BlueskyHook, MastodonHook)}

@@ -1,43 +1,44 @@
-"""Posting generated sentences to X: credentials, checks, budget, retries and history.
+"""Posting generated sentences to X, Bluesky and Mastodon: checks, budgets, history, retries, cards.
 
-The DAG and the `twitter` CLI use the same calls:
+The DAG and the CLIs use the same calls:
 
-    target = XTarget(key, key_secret, token, token_secret, base_url)
-    history = open_history(settings)                  # BUCKET/posted/history.jsonl or a local file
-    outcome = post_sentence(text, target, history, Budget.from_settings(settings), model_version)
+    target = target_from_settings("bluesky", settings)   # or XTarget / BlueskyTarget / MastodonTarget
+    history = open_history(settings)                     # BUCKET/posted/history.jsonl or a local file
+    record = post_sentence(text, target, history, Budget.from_settings(settings, target.name), model_version)
 
-`XTarget`, `PinFlow` and `RetryPolicy` load `soulsgen_lib.posting.x` (requests) on first use, and tweepy
-only when a target is built, so `twitter --help` and DAG parsing stay fast.
+Network SDKs (tweepy, atproto, Mastodon.py) and Pillow are imported only when a target or card is
+built, so `--help` and DAG parsing stay fast.
 """
-
-from typing import Any
 
 from soulsgen_lib.posting.budget import Budget, BudgetStatus, budget_status
 from soulsgen_lib.posting.history import PostingHistory, PostRecord, StoreHistory, open_history
-from soulsgen_lib.posting.post import PostOutcome, Sentence, pick_sentence, post_next, post_sentence, sentence_problem
+from soulsgen_lib.posting.networks import NETWORKS, target_from_settings
+from soulsgen_lib.posting.post import Sentence, pick_sentence, post_next, post_sentence, sentence_problem
 from soulsgen_lib.posting.target import (
     BUDGET_SPENT_EXIT_CODE,
     BudgetSpent,
+    Card,
     CredentialsRejected,
     DuplicateContent,
     OutcomeUnknown,
     PostingError,
     PostingTarget,
     RateLimited,
+    RetryPolicy,
     SentenceRejected,
     TargetUnavailable,
 )
 
 __all__ = [
     "BUDGET_SPENT_EXIT_CODE",
+    "NETWORKS",
     "Budget",
     "BudgetSpent",
     "BudgetStatus",
+    "Card",
     "CredentialsRejected",
     "DuplicateContent",
     "OutcomeUnknown",
-    "PinFlow",
-    "PostOutcome",
     "PostRecord",
     "PostingError",
     "PostingHistory",
@@ -48,19 +49,11 @@ __all__ = [
     "SentenceRejected",
     "StoreHistory",
     "TargetUnavailable",
-    "XTarget",
     "budget_status",
     "open_history",
     "pick_sentence",
     "post_next",
     "post_sentence",
     "sentence_problem",
+    "target_from_settings",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in {"PinFlow", "RetryPolicy", "XTarget"}:
-        from soulsgen_lib.posting import x
-
-        return getattr(x, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

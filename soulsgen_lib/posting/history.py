@@ -1,8 +1,10 @@
-"""The posting history: an append-only JSONL log of every post attempt and its outcome.
+"""The posting history: an append-only JSONL log of every post attempt on every network.
 
-One JSON object per line: time (ISO 8601 UTC), target, text, post_id (the tweet id on X),
-model_version and outcome. The history is what the budget is counted from and what stops the
-same text from being posted twice. It lives in the local artifact folder, or in the artifact
+One JSON object per line: time (ISO 8601 UTC), network, text, outcome, attempt, post_id,
+model_version, detail, retry_at. An attempt is written twice: a `pending` line before anything is
+sent, then its outcome under the same `attempt` id, so a post whose process died mid-send is still
+on record. The history is what each network's budget is counted from and what stops the same text
+from being posted twice on one network. It lives in the local artifact folder, or in the artifact
 bucket when `BUCKET` is set.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,42 +25,65 @@ if TYPE_CHECKING:
     from soulsgen_lib.storage import ArtifactStore
 
 
+PENDING = "pending"  # written before sending; an attempt with no later line may have posted
 POSTED = "posted"
-UNKNOWN = "unknown"  # sent, but no answer: the post may exist
+UNKNOWN = "unknown"  # sent, but no usable answer: the post may exist
 DUPLICATE = "duplicate"  # the network already holds this text
-FAILED = "failed"
+FAILED = "failed"  # refused before anything was published
 RATE_LIMITED = "rate_limited"
-OUTCOMES = (POSTED, UNKNOWN, DUPLICATE, FAILED, RATE_LIMITED)
+DRY_RUN = "dry_run"  # returned by a dry run, never written
+OUTCOMES = (PENDING, POSTED, UNKNOWN, DUPLICATE, FAILED, RATE_LIMITED)
 # Outcomes that may have put the text on the account: these count against the budget and block the text.
-MAY_BE_PUBLISHED = frozenset({POSTED, UNKNOWN})
-BLOCKS_TEXT = frozenset({POSTED, UNKNOWN, DUPLICATE})
+MAY_BE_PUBLISHED = frozenset({PENDING, POSTED, UNKNOWN})
+BLOCKS_TEXT = frozenset({PENDING, POSTED, UNKNOWN, DUPLICATE})
 
 
 @dataclass(frozen=True)
 class PostRecord:
-    """One line of the history."""
+    """One post attempt on one network: a line of the history and what posting returns."""
 
     time: datetime
-    target: str
+    network: str
     text: str
     outcome: str
+    attempt: str | None = None  # shared by an attempt's pending line and its outcome line
     post_id: str | None = None
     model_version: str | None = None
     detail: str | None = None
+    retry_at: datetime | None = None  # a rate limit's reset: nothing is sent to the network before it
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict:
+        """JSON-able fields (small enough for an Airflow XCom)."""
         fields = asdict(self)
         fields["time"] = self.time.isoformat()
-        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+        fields["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
+        return fields
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, line: str) -> PostRecord:
         fields = json.loads(line)
-        time = datetime.fromisoformat(fields["time"])
-        fields["time"] = time if time.tzinfo else time.replace(tzinfo=UTC)  # hand-written lines may lack a zone
+        if not isinstance(fields, dict):
+            raise ValueError("not a JSON object")
+        if "target" in fields:  # lines written before the history knew several networks
+            fields["network"] = fields.pop("target")
+        fields["time"] = _utc(fields["time"])
+        if fields.get("retry_at"):
+            fields["retry_at"] = _utc(fields["retry_at"])
         if fields["outcome"] not in OUTCOMES:
             raise ValueError(f"unknown outcome {fields['outcome']!r}")
         return cls(**fields)
+
+    def settled_as(self, outcome: str, **changes: object) -> PostRecord:
+        """The outcome line of this (pending) attempt."""
+        return replace(self, outcome=outcome, **changes)
+
+
+def _utc(text: str) -> datetime:
+    time = datetime.fromisoformat(text)
+    return time if time.tzinfo else time.replace(tzinfo=UTC)  # hand-written lines may lack a zone
 
 
 class PostingHistory(Protocol):
@@ -86,6 +111,19 @@ def parse_history(text: str, location: str) -> list[PostRecord]:
                 f"{location}:{number}: not a posting record ({error}); repair or delete that line"
             ) from None
     return records
+
+
+def settled(records: list[PostRecord]) -> list[PostRecord]:
+    """One record per attempt: its latest line (a pending line stays pending until its outcome is written)."""
+    latest: dict[object, PostRecord] = {}
+    for index, record in enumerate(records):
+        latest[record.attempt or index] = record
+    return list(latest.values())
+
+
+def on_network(records: list[PostRecord], network: str) -> list[PostRecord]:
+    """The settled attempts on one network."""
+    return [record for record in settled(records) if record.network == network]
 
 
 class StoreHistory:
@@ -122,5 +160,5 @@ def normalized(text: str) -> str:
 
 
 def blocked_texts(records: list[PostRecord]) -> set[str]:
-    """Normalized texts that must not be posted again."""
+    """Normalized texts that must not be posted again (pass the settled records of one network)."""
     return {normalized(record.text) for record in records if record.outcome in BLOCKS_TEXT}

@@ -1,8 +1,9 @@
-"""Check a sentence, respect the budget, post it to a target and record the outcome in the history."""
+"""Check a sentence, respect the network's budget, record the intent, post it, and record the outcome."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ from datetime import UTC, datetime
 
 from soulsgen_lib.posting.budget import Budget, BudgetStatus, budget_status
 from soulsgen_lib.posting.history import (
+    DRY_RUN,
     DUPLICATE,
     FAILED,
+    PENDING,
     POSTED,
     RATE_LIMITED,
     UNKNOWN,
@@ -19,9 +22,11 @@ from soulsgen_lib.posting.history import (
     PostRecord,
     blocked_texts,
     normalized,
+    on_network,
 )
 from soulsgen_lib.posting.target import (
     BudgetSpent,
+    Card,
     DuplicateContent,
     OutcomeUnknown,
     PostingError,
@@ -32,8 +37,6 @@ from soulsgen_lib.posting.target import (
 from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, shape_problem, tweet_length
 
 log = logging.getLogger(__name__)
-
-DRY_RUN = "dry_run"
 
 
 @dataclass(frozen=True)
@@ -47,33 +50,12 @@ class Sentence:
 SentenceSource = Callable[[], Sentence]
 
 
-@dataclass(frozen=True)
-class PostOutcome:
-    """What `post_sentence` did: status is `posted` or `dry_run`; failures raise PostingError instead."""
-
-    status: str
-    text: str
-    target: str
-    time: datetime
-    budget: BudgetStatus
-    post_id: str | None = None
-    model_version: str | None = None
-
-    def to_dict(self) -> dict:
-        """JSON-able summary (small enough for an Airflow XCom)."""
-        return {
-            "status": self.status,
-            "text": self.text,
-            "target": self.target,
-            "time": self.time.isoformat(),
-            "post_id": self.post_id,
-            "model_version": self.model_version,
-            "budget": self.budget.to_dict(),
-        }
-
-
 def sentence_problem(text: str, records: list[PostRecord]) -> SentenceRejected | None:
-    """Why `text` may not be posted (empty, over 280 by X's count, posted before, fails the filters), or None."""
+    """Why `text` may not be posted (empty, over 280 by X's count, posted before, fails the filters), or None.
+
+    X's weighted 280 is the strictest length of the three networks (Bluesky: 300 graphemes, Mastodon:
+    500 characters), so one sentence fits all. `records` are the settled records of the networks in play.
+    """
     stripped = text.strip()
     if not stripped:
         return SentenceRejected("the sentence is empty", "empty")
@@ -106,11 +88,21 @@ def pick_sentence(source: SentenceSource, records: list[PostRecord], max_asks: i
 
 
 def ensure_budget(records: list[PostRecord], budget: Budget, now: datetime | None = None) -> BudgetStatus:
-    """The budget status; raises BudgetSpent (exit status 3) when nothing may be posted."""
+    """The budget status of one network; raises BudgetSpent (exit status 3) when nothing may be posted there."""
     status = budget_status(records, budget, now)
     if status.spent:
         raise BudgetSpent(f"not posting: {status.explain()}")
     return status
+
+
+def _outcome_of(error: PostingError) -> str:
+    if isinstance(error, DuplicateContent):
+        return DUPLICATE
+    if isinstance(error, OutcomeUnknown):
+        return UNKNOWN
+    if isinstance(error, RateLimited):
+        return RATE_LIMITED
+    return FAILED
 
 
 def post_sentence(
@@ -120,49 +112,64 @@ def post_sentence(
     budget: Budget,
     model_version: str | None = None,
     dry_run: bool = False,
+    card: Card | None = None,
     now: datetime | None = None,
-) -> PostOutcome:
-    """Check budget and text, post, and record the outcome; failures are recorded, then raised."""
+) -> PostRecord:
+    """Check budget and text on the target's network, record the intent, post, and record the outcome.
+
+    Failures are recorded, then raised. The pending line is written before anything is sent, so a post
+    whose process dies mid-send still counts against the budget and blocks its text.
+    """
     now = now or datetime.now(UTC)
     # Held from the check to the record, so that a concurrent poster sees this post in the history.
     with nullcontext() if dry_run else history.exclusive():
-        records = history.records()
-        status = ensure_budget(records, budget, now)
+        records = on_network(history.records(), target.name)
+        ensure_budget(records, budget, now)
         problem = sentence_problem(text, records)
         if problem is not None:
             raise problem
-        text = text.strip()
+        intent = PostRecord(now, target.name, text.strip(), PENDING, uuid.uuid4().hex, model_version=model_version)
         if dry_run:
-            return PostOutcome(DRY_RUN, text, target.name, now, status, model_version=model_version)
-
-        def record(outcome: str, post_id: str | None = None, detail: str | None = None) -> None:
-            history.append(PostRecord(now, target.name, text, outcome, post_id, model_version, detail))
-
+            return intent.settled_as(DRY_RUN)
         try:
-            post_id = target.post(text)
+            history.append(intent)
+        except Exception as error:
+            raise PostingError(
+                f"cannot record the post in {history.location} before sending ({error}); nothing was sent"
+            ) from error
+        try:
+            post_id = target.post(intent.text, intent.attempt, card)
         except PostingError as error:
-            outcome = {DuplicateContent: DUPLICATE, OutcomeUnknown: UNKNOWN, RateLimited: RATE_LIMITED}.get(
-                type(error), FAILED
-            )
-            record(outcome, detail=str(error))
+            retry_at = error.retry_at if isinstance(error, RateLimited) else None
+            _settle(history, intent.settled_as(_outcome_of(error), detail=str(error), retry_at=retry_at))
             raise
         except Exception as error:
-            # A failure we did not foresee may come after X created the post: never risk sending it twice.
-            record(UNKNOWN, detail=type(error).__name__)
+            # A failure we did not foresee may come after the network created the post: never risk sending it twice.
+            _settle(history, intent.settled_as(UNKNOWN, detail=type(error).__name__))
             raise OutcomeUnknown(
                 f"posting to {target.name} failed unexpectedly ({type(error).__name__}: {error}); "
                 "recorded as unknown and not re-sent, check the account"
             ) from error
+        posted = intent.settled_as(POSTED, post_id=post_id)
         try:
-            record(POSTED, post_id)
+            history.append(posted)
         except Exception as error:
             raise PostingError(
-                f"posted as {post_id} but could not record it in {history.location} ({error}); "
-                "add that post to the history by hand so it is not posted again"
+                f"posted to {target.name} as {post_id} but could not record it in {history.location} ({error}); "
+                "its pending line keeps it counted and blocked"
             ) from error
-        log.info("posted %s to %s: %s", post_id, target.name, text)
-        after = budget_status([*records, PostRecord(now, target.name, text, POSTED, post_id)], budget, now)
-        return PostOutcome(POSTED, text, target.name, now, after, post_id, model_version)
+        log.info("posted %s to %s: %s", post_id, target.name, intent.text)
+        return posted
+
+
+def _settle(history: PostingHistory, record: PostRecord) -> None:
+    """Write an attempt's outcome; if that fails, the pending line stays, which errs on the safe side."""
+    try:
+        history.append(record)
+    except Exception as error:
+        log.error(
+            "could not record outcome %s of a post to %s (%s); it stays pending", record.outcome, record.network, error
+        )
 
 
 def post_next(
@@ -172,9 +179,15 @@ def post_next(
     budget: Budget,
     max_asks: int = 5,
     dry_run: bool = False,
-) -> PostOutcome:
+    with_card: bool = False,
+) -> PostRecord:
     """Budget first (so a spent budget costs no generation), then a checked sentence from `source`, then post it."""
-    records = history.records()
+    records = on_network(history.records(), target.name)
     ensure_budget(records, budget)
     sentence = pick_sentence(source, records, max_asks)
-    return post_sentence(sentence.text, target, history, budget, sentence.model_version, dry_run)
+    card = None
+    if with_card:
+        from soulsgen_lib.posting.card import render_card
+
+        card = render_card(sentence.text)
+    return post_sentence(sentence.text, target, history, budget, sentence.model_version, dry_run, card)

@@ -1,16 +1,40 @@
 """What any posting network must offer, and the errors a post can end in.
 
-X is one implementation (`soulsgen_lib.posting.x.XTarget`); another network only needs
-`name`, `post` and `whoami` and to raise these errors, and the CLI and DAG stay as they are.
+X (`posting.x`), Bluesky (`posting.bluesky`) and Mastodon (`posting.mastodon`) implement
+`PostingTarget`: `name`, `post` and `whoami`, raising these errors; the CLI and DAG stay the same.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from soulsgen_lib.errors import SoulsgenError
 
+log = logging.getLogger(__name__)
+
 BUDGET_SPENT_EXIT_CODE = 3
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: backoff for server and network errors, and how long a rate limit may be waited out."""
+
+    attempts: int = 4  # tries per request on 5xx, network errors and near rate-limit resets
+    backoff_s: float = 2.0  # first delay; doubles each retry, with jitter
+    backoff_max_s: float = 60.0
+    rate_limit_max_wait_s: float = 900.0  # wait for x-rate-limit-reset only when it is this close
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Delay before retry number `retry` (1-based): exponential, capped, half of it random."""
+        ceiling = min(self.backoff_max_s, self.backoff_s * 2 ** (retry - 1))
+        return rng.uniform(ceiling / 2, ceiling)
 
 
 class PostingError(SoulsgenError):
@@ -40,15 +64,29 @@ class DuplicateContent(PostingError):
 
 
 class RateLimited(PostingError):
-    """The network's rate limit resets later than we are willing to wait."""
+    """The network's rate limit resets later than we are willing to wait; nothing was posted."""
+
+    def __init__(self, message: str, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class TargetUnavailable(PostingError):
-    """Server errors or network failures persisted through every retry; nothing was posted."""
+    """The network could not be reached, or failed before a post was sent; nothing was posted."""
 
 
 class OutcomeUnknown(PostingError):
-    """The request was sent but no answer came back: the post may exist, so it is not re-sent."""
+    """The post was sent but no usable answer came back (timeout, 5xx): it may exist, so it is not re-sent."""
+
+
+@dataclass(frozen=True)
+class Card:
+    """An image to attach to a post, with the alt text that describes it."""
+
+    png: bytes
+    alt: str
+    width: int
+    height: int
 
 
 class PostingTarget(Protocol):
@@ -56,8 +94,11 @@ class PostingTarget(Protocol):
 
     name: str
 
-    def post(self, text: str) -> str:
-        """Publish `text`; return the new post's id. Raises the PostingError subclasses above."""
+    def post(self, text: str, attempt: str, card: Card | None = None) -> str:
+        """Publish `text` (with `card`); return the new post's id. Raises the PostingError subclasses above.
+
+        `attempt` identifies this try in the history; a network that takes an idempotency key gets it.
+        """
         ...
 
     def whoami(self) -> str:
@@ -68,10 +109,53 @@ class PostingTarget(Protocol):
 class PreviewTarget:
     """Stands in for a network in a dry run: it needs no credentials and is never asked to post."""
 
-    name = "dry-run"
+    def __init__(self, name: str = "dry-run") -> None:
+        self.name = name
 
-    def post(self, text: str) -> str:
+    def post(self, text: str, attempt: str, card: Card | None = None) -> str:
         raise PostingError("a dry run never posts")
 
     def whoami(self) -> str:
         return "(dry run)"
+
+
+class Retrier:
+    """Counts the tries of one request: waits out near rate-limit resets and backs off on errors, then gives up."""
+
+    def __init__(self, network: str, retry: RetryPolicy, sleep: Callable[[float], None], rng: random.Random) -> None:
+        self.network = network
+        self.retry = retry
+        self._sleep = sleep
+        self._rng = rng
+        self.tries = 1
+
+    def back_off(self, what: str, problem: str) -> None:
+        """Sleep before the next try, or raise TargetUnavailable once every try failed."""
+        if self.tries >= self.retry.attempts:
+            raise TargetUnavailable(f"{problem} on {what}, {self.tries} times; nothing was posted, try again later")
+        delay = self.retry.backoff(self.tries, self._rng)
+        log.warning("%s on %s; retry %d of %d in %.2f s", problem, what, self.tries, self.retry.attempts - 1, delay)
+        self.tries += 1
+        self._sleep(delay)
+
+    def wait_for_reset(self, what: str, reset_at: datetime | None) -> None:
+        """Sleep until a 429's reset when it is near, or raise RateLimited carrying the reset time."""
+        wait = (reset_at - datetime.now(UTC)).total_seconds() + 1 if reset_at else None
+        if wait is None or wait > self.retry.rate_limit_max_wait_s:
+            raise self.rate_limited(what, reset_at)
+        if self.tries >= self.retry.attempts:
+            raise RateLimited(
+                f"{self.network} rate limit reached on {what} on each of {self.tries} tries; try again later", reset_at
+            )
+        log.warning("%s rate limit reached on %s; waiting %.1f s for the reset", self.network, what, wait)
+        self.tries += 1
+        self._sleep(max(0.0, wait))
+
+    def rate_limited(self, what: str, reset_at: datetime | None) -> RateLimited:
+        """The error for a rate limit that resets too late to wait for."""
+        when = f"it resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC" if reset_at else f"{self.network} sent no reset time"
+        return RateLimited(
+            f"{self.network} rate limit reached on {what}; {when}, later than the "
+            f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; nothing was posted, try again later",
+            reset_at,
+        )

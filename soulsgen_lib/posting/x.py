@@ -11,19 +11,21 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from soulsgen_lib.posting.redact import keep_secret
 from soulsgen_lib.posting.target import (
+    Card,
     CredentialsRejected,
     DuplicateContent,
     OutcomeUnknown,
     PostingError,
     RateLimited,
+    RetryPolicy,
     TargetUnavailable,
 )
 from soulsgen_lib.settings import Settings
@@ -37,68 +39,6 @@ CREDENTIAL_SETTINGS = (
     "TWITTER_ACCESS_TOKEN",
     "TWITTER_TOKEN_SECRET",
 )
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try: backoff for server and network errors, and how long a rate limit may be waited out."""
-
-    attempts: int = 4  # tries per request on 5xx, network errors and near rate-limit resets
-    backoff_s: float = 2.0  # first delay; doubles each retry, with jitter
-    backoff_max_s: float = 60.0
-    rate_limit_max_wait_s: float = 900.0  # wait for x-rate-limit-reset only when it is this close
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 30.0
-
-    def backoff(self, retry: int, rng: random.Random) -> float:
-        """Delay before retry number `retry` (1-based): exponential, capped, half of it random."""
-        ceiling = min(self.backoff_max_s, self.backoff_s * 2 ** (retry - 1))
-        return rng.uniform(ceiling / 2, ceiling)
-
-
-class _SecretRedactor(logging.Filter):
-    """Keeps credentials out of log records of the libraries that sign and send X requests.
-
-    The signing libraries' debug lines are made of signed parameters and freshly issued tokens, so they
-    are dropped; any other record has every known credential replaced by `***`.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def add(self, *values: str) -> None:
-        for value in values:
-            if value:
-                self.secrets.update({value, quote(value, safe="~")})
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith(("oauthlib", "requests_oauthlib")) and record.levelno < logging.INFO:
-            return False
-        secrets = tuple(self.secrets)  # a snapshot: another thread may add credentials meanwhile
-        if secrets:
-            message = record.getMessage()
-            if any(secret in message for secret in secrets):
-                for secret in sorted(secrets, key=len, reverse=True):
-                    message = message.replace(secret, "***")
-                record.msg, record.args = message, ()
-        return True
-
-
-_REDACTOR = _SecretRedactor()
-# Logger filters apply only to records made by that very logger, so every emitting module is named.
-_SIGNING_LOGGERS = (
-    "tweepy.client",
-    "tweepy.auth",
-    "requests_oauthlib.oauth1_auth",
-    "requests_oauthlib.oauth1_session",
-    "oauthlib.oauth1.rfc5849",
-    "oauthlib.oauth1.rfc5849.signature",
-    "urllib3.connectionpool",
-    __name__,
-)
-for _name in _SIGNING_LOGGERS:
-    logging.getLogger(_name).addFilter(_REDACTOR)
 
 
 class BaseUrlSession(requests.Session):
@@ -156,7 +96,7 @@ class XTarget:
             )
         import tweepy
 
-        _REDACTOR.add(consumer_key, consumer_secret, access_token, token_secret)
+        keep_secret(consumer_key, consumer_secret, access_token, token_secret)
         self.base_url = (base_url or X_API_BASE_URL).rstrip("/")  # "" (an unset field) means the real API
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -184,8 +124,10 @@ class XTarget:
     def __repr__(self) -> str:
         return f"XTarget(base_url={self.base_url!r})"
 
-    def post(self, text: str) -> str:
-        """Create a tweet; return its id."""
+    def post(self, text: str, attempt: str, card: Card | None = None) -> str:
+        """Create a tweet; return its id. X takes no idempotency key; cards go to Bluesky and Mastodon only."""
+        if card is not None:
+            log.info("X gets the text only: image cards are posted to Bluesky and Mastodon")
         response = self._call("POST /2/tweets", lambda: self._client.create_tweet(text=text, user_auth=True), True)
         return str(response.data["id"])
 
@@ -212,7 +154,8 @@ class XTarget:
                     )
                     raise RateLimited(
                         f"X rate limit reached on {what}; {reset}, later than the "
-                        f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; try again later"
+                        f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; try again later",
+                        datetime.fromtimestamp(error.reset_time, UTC) if error.reset_time else None,
                     ) from None
                 waits += 1
                 if waits >= self.retry.attempts:
@@ -229,11 +172,6 @@ class XTarget:
                 ) from None
             except tweepy.Forbidden as error:
                 detail = _api_detail(error)
-                if "duplicate" in detail.lower() and creates_post and retries:
-                    raise OutcomeUnknown(
-                        f"X failed on {what}, then called the retry duplicate content ({detail}): the first try "
-                        "probably posted; recorded as unknown and not re-sent, check the account"
-                    ) from None
                 if "duplicate" in detail.lower():
                     raise DuplicateContent(
                         f"X refused the text as duplicate content (403 {detail}): it is already on the account"
@@ -244,7 +182,14 @@ class XTarget:
                     "and that the text is not a duplicate of an earlier post"
                 ) from None
             except tweepy.TwitterServerError as error:
-                retries = self._retry_or_give_up(what, retries, f"X answered {error.response.status_code}")
+                status = error.response.status_code
+                if creates_post:
+                    # X may have created the tweet before failing: a retry could post it twice.
+                    raise OutcomeUnknown(
+                        f"X answered {status} to {what} after receiving it; the tweet may exist, so it is "
+                        "recorded as unknown and not re-sent: check the account"
+                    ) from None
+                retries = self._retry_or_give_up(what, retries, f"X answered {status}")
             except tweepy.HTTPException as error:
                 raise PostingError(f"X refused {what} ({error.response.status_code} {_api_detail(error)})") from None
             except requests.RequestException as error:
@@ -295,7 +240,7 @@ class PinFlow:
     def __init__(self, consumer_key: str, consumer_secret: str, base_url: str = X_API_BASE_URL) -> None:
         if not consumer_key or not consumer_secret:
             raise CredentialsRejected("set TWITTER_CONSUMER_KEY and TWITTER_CONSUMER_SECRET (the app's API key pair)")
-        _REDACTOR.add(consumer_key, consumer_secret)
+        keep_secret(consumer_key, consumer_secret)
         self._handler = _oauth_handler(consumer_key, consumer_secret, base_url or X_API_BASE_URL)
 
     def authorization_url(self) -> str:
@@ -319,5 +264,5 @@ class PinFlow:
             raise _token_error(
                 error, "the PIN", "run `twitter auth` again and type the PIN X shows after you authorise the app"
             ) from None
-        _REDACTOR.add(token, secret)
+        keep_secret(token, secret)
         return token, secret

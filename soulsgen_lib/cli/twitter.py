@@ -1,4 +1,7 @@
-"""The `twitter` commands: auth, whoami, post and history (tweepy and torch are imported only when used)."""
+"""The `twitter` command line, X only: auth (PIN flow), whoami, post and history.
+
+`soulsgen post` does the same for every network; tweepy and torch are imported only when used.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,32 @@ from pathlib import Path
 
 import click
 
-from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib import __version__
+from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup, load_settings, setting_option
+from soulsgen_lib.cli.posting import env_file_option, save_or_show
 from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE
+
+COMMANDS_BY_SECTION: dict[str, dict[str, str]] = {
+    "Account commands": {
+        "auth": "soulsgen_lib.cli.twitter:auth",
+        "whoami": "soulsgen_lib.cli.twitter:whoami",
+    },
+    "Posting commands": {
+        "post": "soulsgen_lib.cli.twitter:post",
+        "history": "soulsgen_lib.cli.twitter:history",
+    },
+}
+
+
+@click.group(cls=LazyGroup, commands_by_section=COMMANDS_BY_SECTION, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="twitter")
+def main() -> None:
+    """Post SoulsGen sentences to X (Twitter) with OAuth 1.0a user credentials.
+
+    Credentials come from options, then TWITTER_* environment variables, then `.env`.
+    `soulsgen post` posts to X, Bluesky and Mastodon alike.
+    """
+
 
 api_base_url_option = setting_option(
     "twitter_api_base_url", "--api-base-url", metavar="URL", help="X API base URL (a proxy or test server)."
@@ -20,13 +47,7 @@ api_base_url_option = setting_option(
 @setting_option("twitter_consumer_secret", "--consumer-secret", metavar="SECRET", help="The app's API key secret.")
 @api_base_url_option
 @click.option("--save", is_flag=True, help="Write the access token pair to the env file instead of printing it.")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".env"),
-    show_default=True,
-    help="File --save writes; its other lines are kept as they are.",
-)
+@env_file_option
 def auth(
     twitter_consumer_key: str | None,
     twitter_consumer_secret: str | None,
@@ -41,7 +62,6 @@ def auth(
     or with --save written to the env file. The app needs Read and Write permission first.
     """
     from soulsgen_lib.posting.x import PinFlow
-    from soulsgen_lib.settings import update_env_file
 
     settings = load_settings(
         twitter_consumer_key=twitter_consumer_key,
@@ -57,13 +77,7 @@ def auth(
     click.echo(flow.authorization_url())
     pin = click.prompt("PIN", type=str)
     token, secret = flow.access_token(pin)
-    if save:
-        update_env_file(env_file, {"TWITTER_ACCESS_TOKEN": token, "TWITTER_TOKEN_SECRET": secret})
-        click.echo(f"Saved TWITTER_ACCESS_TOKEN and TWITTER_TOKEN_SECRET to {env_file}.")
-    else:
-        click.echo("Add these to your environment or .env (or rerun with --save):")
-        click.echo(f"TWITTER_ACCESS_TOKEN={token}")
-        click.echo(f"TWITTER_TOKEN_SECRET={secret}")
+    save_or_show({"TWITTER_ACCESS_TOKEN": token, "TWITTER_TOKEN_SECRET": secret}, env_file if save else None)
 
 
 @click.command()
@@ -148,12 +162,12 @@ def post(
     or sent. Server and network errors are retried with backoff; a post whose answer never came is
     recorded as unknown and not sent again.
     """
-    from soulsgen_lib.posting.budget import Budget
-    from soulsgen_lib.posting.history import open_history
+    from soulsgen_lib.posting.budget import Budget, budget_status
+    from soulsgen_lib.posting.history import on_network, open_history
     from soulsgen_lib.posting.post import ensure_budget, post_next
-    from soulsgen_lib.posting.sources import endpoint_source, model_source, text_source
-    from soulsgen_lib.posting.target import PreviewTarget
-    from soulsgen_lib.posting.x import RetryPolicy, XTarget
+    from soulsgen_lib.posting.sentence_sources import endpoint_source, model_source, text_source
+    from soulsgen_lib.posting.target import PreviewTarget, RetryPolicy
+    from soulsgen_lib.posting.x import XTarget
 
     sources = (("--text", text), ("--endpoint", torchserve_endpoint), ("--model", model_dir))
     chosen = [name for name, value in sources if value is not None]
@@ -168,25 +182,26 @@ def post(
     if not chosen and not settings.torchserve_endpoint:
         raise click.UsageError("give --text, --endpoint or --model (or set TORCHSERVE_ENDPOINT)")
     retry = RetryPolicy(attempts=attempts, backoff_s=retry_delay, rate_limit_max_wait_s=max_wait)
-    target = PreviewTarget() if dry_run else XTarget.from_settings(settings, retry)
+    target = PreviewTarget("x") if dry_run else XTarget.from_settings(settings, retry)
     history = open_history(settings)
-    budget = Budget.from_settings(settings)
-    ensure_budget(history.records(), budget)  # before loading a model or calling TorchServe
+    budget = Budget.from_settings(settings, "x")
+    ensure_budget(on_network(history.records(), "x"), budget)  # before loading a model or calling TorchServe
     if text is not None:
         source, max_asks = text_source(text), 1
     elif model_dir is not None:
         source = model_source(model_dir)
     else:
         source = endpoint_source(settings.torchserve_endpoint, settings.torchserve_token)
-    outcome = post_next(source, target, history, budget, max_asks=max_asks, dry_run=dry_run)
+    record = post_next(source, target, history, budget, max_asks=max_asks, dry_run=dry_run)
+    status = budget_status(on_network(history.records(), "x"), budget)
     if as_json:
-        click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False))
+        click.echo(json.dumps({**record.to_dict(), "budget": status.to_dict()}, ensure_ascii=False))
         return
     if dry_run:
-        click.echo(f"Dry run, nothing sent. Would post: {outcome.text}")
+        click.echo(f"Dry run, nothing sent. Would post: {record.text}")
     else:
-        click.echo(f"Posted {outcome.post_id}: {outcome.text}")
-    click.echo(f"Budget: {outcome.budget.explain()}")
+        click.echo(f"Posted {record.post_id}: {record.text}")
+    click.echo(f"Budget: {status.explain()}")
 
 
 @click.command()
@@ -196,14 +211,8 @@ def post(
 @setting_option("post_daily_budget", "--daily-budget", type=int, help="Posts allowed per rolling 24 hours.")
 @setting_option("post_monthly_budget", "--monthly-budget", type=int, help="Posts allowed per calendar month.")
 def history(limit: int, post_daily_budget: int | None, post_monthly_budget: int | None) -> None:
-    """List the latest posting attempts and what is left of the budget."""
-    from soulsgen_lib.posting.budget import Budget, budget_status
-    from soulsgen_lib.posting.history import open_history
+    """List the latest X posting attempts and what is left of the budget."""
+    from soulsgen_lib.cli.posting import show_history
 
     settings = load_settings(post_daily_budget=post_daily_budget, post_monthly_budget=post_monthly_budget)
-    store = open_history(settings)
-    records = store.records()
-    click.echo(f"{store.location}: {len(records)} records")
-    for record in records[-limit:]:
-        click.echo(f"{record.time:%Y-%m-%d %H:%M:%S}  {record.outcome:<12}  {record.post_id or '-':<20}  {record.text}")
-    click.echo(f"Budget: {budget_status(records, Budget.from_settings(settings)).explain()}")
+    show_history(settings, ("x",), limit)

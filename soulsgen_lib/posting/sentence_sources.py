@@ -1,4 +1,4 @@
-"""Where `twitter post` gets its sentence: given text, a running TorchServe, or a local model folder."""
+"""Where a post's sentence comes from: given text, a running TorchServe, or a local model folder."""
 
 from __future__ import annotations
 
