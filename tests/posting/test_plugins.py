@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
 
 from soulsgen_airflow.hooks import TorchServeHook, XHook
 

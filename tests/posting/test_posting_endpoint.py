@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from soulsgen_lib.posting.cli import main as twitter
+from soulsgen_lib.cli.twitter import main as twitter
 
 pytestmark = pytest.mark.slow
 

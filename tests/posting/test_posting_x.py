@@ -17,12 +17,14 @@ from soulsgen_lib.posting.budget import Budget, budget_status
 from soulsgen_lib.posting.history import (
     DUPLICATE,
     FAILED,
+    PENDING,
     POSTED,
     RATE_LIMITED,
     UNKNOWN,
     PostRecord,
     StoreHistory,
     open_history,
+    settled,
 )
 from soulsgen_lib.posting.post import Sentence, pick_sentence, post_next, post_sentence, sentence_problem
 from soulsgen_lib.posting.target import (
@@ -56,6 +58,11 @@ class RecordingSleep:
         self.waits.append(seconds)
 
 
+def outcomes(history) -> list[str]:
+    """The outcome of each attempt (its pending line replaced by the outcome line)."""
+    return [record.outcome for record in settled(history.records())]
+
+
 def make_target(x_api, credentials, sleep=None, **retry) -> XTarget:
     policy = RetryPolicy(**{**FAST_RETRY, **retry})
     return XTarget(
@@ -82,17 +89,18 @@ def history(tmp_path) -> StoreHistory:
 def test_post_creates_the_tweet_and_records_it(x_api, target, history):
     outcome = post_sentence(LINE, target, history, Budget(), model_version="m-7")
 
-    assert outcome.status == POSTED
+    assert outcome.outcome == POSTED
     assert x_api.tweets == [{"id": outcome.post_id, "text": LINE}]
-    [record] = history.records()
-    assert (record.text, record.post_id, record.outcome, record.model_version, record.target) == (
+    pending, record = history.records()  # the intent is on record before the request goes out
+    assert (pending.outcome, pending.attempt, pending.post_id) == (PENDING, record.attempt, None)
+    assert (record.text, record.post_id, record.outcome, record.model_version, record.network) == (
         LINE,
         outcome.post_id,
         POSTED,
         "m-7",
         "x",
     )
-    assert outcome.budget.used_daily == 1
+    assert budget_status(settled(history.records()), Budget()).used_daily == 1
     assert outcome.to_dict()["post_id"] == outcome.post_id
 
 
@@ -111,7 +119,7 @@ def test_wrong_credentials_stop_at_401_with_what_to_check(x_api, x_credentials, 
     assert "TWITTER_CONSUMER_SECRET" in str(caught.value)
     assert x_api.count("POST", "/2/tweets") == 1  # not retried
     assert x_api.tweets == []
-    assert [record.outcome for record in history.records()] == [FAILED]
+    assert outcomes(history) == [FAILED]
     assert all(value not in str(caught.value) for value in {**x_credentials, **bad}.values())
 
 
@@ -123,7 +131,7 @@ def test_rate_limit_with_a_near_reset_is_waited_out(x_api, x_credentials, histor
 
     outcome = post_sentence(LINE, target, history, Budget())
 
-    assert outcome.status == POSTED
+    assert outcome.outcome == POSTED
     assert x_api.count("POST", "/2/tweets") == 2
     [wait] = sleep.waits
     assert 3 <= wait <= 7  # until the reset (plus a second), not a fixed backoff
@@ -139,9 +147,12 @@ def test_rate_limit_with_a_far_reset_gives_up_at_once(x_api, x_credentials, hist
 
     assert sleep.waits == []
     assert x_api.count("POST", "/2/tweets") == 1
-    assert [record.outcome for record in history.records()] == [RATE_LIMITED]
-    # A rate-limited text was not posted, so it may be tried again.
-    assert post_sentence(LINE, target, history, Budget()).status == POSTED
+    assert outcomes(history) == [RATE_LIMITED]
+    # The reset time holds X back until then; a rate-limited text was not posted, so it may be tried after it.
+    with pytest.raises(BudgetSpent, match="rate limited by x until"):
+        post_sentence(LINE, target, history, Budget())
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert post_sentence(LINE, target, history, Budget(), now=later).outcome == POSTED
 
 
 def test_rate_limit_that_keeps_coming_back_gives_up_after_the_attempts(x_api, x_credentials, history):
@@ -157,28 +168,29 @@ def test_rate_limit_that_keeps_coming_back_gives_up_after_the_attempts(x_api, x_
     assert x_api.count("POST", "/2/tweets") == 3
 
 
-def test_server_error_is_retried_with_growing_backoff_then_succeeds(x_api, x_credentials, history):
+def test_server_error_after_sending_is_unknown_and_not_retried(x_api, x_credentials, history):
     sleep = RecordingSleep()
-    target = make_target(x_api, x_credentials, sleep=sleep, attempts=4, backoff_s=0.1, backoff_max_s=10)
-    x_api.plan(Planned(503), Planned(503))
+    target = make_target(x_api, x_credentials, sleep=sleep, attempts=4)
+    x_api.plan(Planned(503, also_create=True))  # X created the tweet, then failed to answer
 
-    outcome = post_sentence(LINE, target, history, Budget())
-
-    assert outcome.status == POSTED
-    assert x_api.count("POST", "/2/tweets") == 3
-    assert len(sleep.waits) == 2
-    assert 0.05 <= sleep.waits[0] <= 0.1 and 0.1 <= sleep.waits[1] <= 0.2  # doubling ceiling, jittered
-
-
-def test_server_errors_past_the_attempts_give_up_without_posting(x_api, x_credentials, history):
-    target = make_target(x_api, x_credentials, attempts=3)
-    x_api.plan(Planned(503), Planned(502), Planned(503))
-
-    with pytest.raises(TargetUnavailable, match="3 times"):
+    with pytest.raises(OutcomeUnknown, match="503.*recorded as unknown"):
         post_sentence(LINE, target, history, Budget())
 
-    assert x_api.count("POST", "/2/tweets") == 3
-    assert [record.outcome for record in history.records()] == [FAILED]
+    assert x_api.count("POST", "/2/tweets") == 1 and sleep.waits == []  # never retried: it could post twice
+    assert outcomes(history) == [UNKNOWN]
+    with pytest.raises(SentenceRejected, match="already posted"):
+        post_sentence(LINE, target, history, Budget())
+    assert budget_status(settled(history.records()), Budget()).used_daily == 1
+
+
+def test_server_error_on_a_read_is_retried_with_growing_backoff(x_api, x_credentials):
+    sleep = RecordingSleep()
+    target = make_target(x_api, x_credentials, sleep=sleep, attempts=4, backoff_s=0.1, backoff_max_s=10)
+    x_api.plan_me(Planned(503), Planned(503))
+
+    assert target.whoami() == "soulsgen_bot"
+    assert len(sleep.waits) == 2
+    assert 0.05 <= sleep.waits[0] <= 0.1 and 0.1 <= sleep.waits[1] <= 0.2  # doubling ceiling, jittered
 
 
 def test_unreachable_server_is_retried_and_recorded_as_failed(x_api, x_credentials, history):
@@ -188,7 +200,7 @@ def test_unreachable_server_is_retried_and_recorded_as_failed(x_api, x_credentia
     with pytest.raises(TargetUnavailable, match="cannot reach"):
         post_sentence(LINE, target, history, Budget())
 
-    assert [record.outcome for record in history.records()] == [FAILED]
+    assert outcomes(history) == [FAILED]
 
 
 def test_duplicate_content_403_is_recorded_and_blocks_the_text(x_api, target, history):
@@ -197,7 +209,7 @@ def test_duplicate_content_403_is_recorded_and_blocks_the_text(x_api, target, hi
     with pytest.raises(DuplicateContent, match="duplicate content"):
         post_sentence(LINE, target, history, Budget())
 
-    assert [record.outcome for record in history.records()] == [DUPLICATE]
+    assert outcomes(history) == [DUPLICATE]
     with pytest.raises(SentenceRejected, match="already posted"):
         post_sentence(LINE, target, history, Budget())
     assert x_api.count("POST", "/2/tweets") == 1
@@ -219,21 +231,29 @@ def test_timeout_after_sending_is_recorded_unknown_and_never_resent(x_api, x_cre
 
     assert x_api.count("POST", "/2/tweets") == 1
     assert [tweet["text"] for tweet in x_api.tweets] == [LINE]
-    [record] = history.records()
+    [record] = settled(history.records())
     assert record.outcome == UNKNOWN
     with pytest.raises(SentenceRejected, match="already posted"):
         post_sentence(LINE, target, history, Budget())
-    assert budget_status(history.records(), Budget()).used_daily == 1  # an unknown post may have used budget
+    assert budget_status(settled(history.records()), Budget()).used_daily == 1  # an unknown post may have used budget
     assert x_api.count("POST", "/2/tweets") == 1
 
 
-def test_server_error_then_duplicate_means_the_first_try_posted(x_api, target, history):
-    x_api.plan(Planned(503, also_create=True))
+def test_a_killed_poster_leaves_a_pending_line_that_counts_and_blocks(x_api, target, history):
+    class DiesWhileSending:
+        name = "x"
 
-    with pytest.raises(OutcomeUnknown, match="probably posted"):
+        def post(self, text, attempt, card=None):
+            raise KeyboardInterrupt  # the process is stopped while X is answering
+
+    with pytest.raises(KeyboardInterrupt):
+        post_sentence(LINE, DiesWhileSending(), history, Budget())
+
+    assert outcomes(history) == [PENDING]
+    with pytest.raises(SentenceRejected, match="already posted"):
         post_sentence(LINE, target, history, Budget())
-
-    assert [record.outcome for record in history.records()] == [UNKNOWN]
+    assert budget_status(settled(history.records()), Budget(daily=1)).spent
+    assert x_api.count("POST", "/2/tweets") == 0
 
 
 def test_same_text_twice_is_refused_before_sending(x_api, target, history):
@@ -276,7 +296,7 @@ def test_spent_budget_asks_no_sentence(x_api, target, history):
 def test_dry_run_sends_and_records_nothing(x_api, target, history):
     outcome = post_sentence(LINE, target, history, Budget(), dry_run=True)
 
-    assert outcome.status == "dry_run" and outcome.text == LINE
+    assert outcome.outcome == "dry_run" and outcome.text == LINE
     assert x_api.requests == []
     assert history.records() == []
 
@@ -295,7 +315,7 @@ def test_budget_counts_a_rolling_day_and_the_calendar_month():
 
     assert (status.used_daily, status.used_monthly, status.remaining, status.spent) == (2, 3, 0, True)
     assert status.daily_frees_at == now + timedelta(hours=4)  # when the 20-hour-old post leaves the window
-    assert budget_status(records, Budget(daily=5, monthly=3), now).explain().startswith("monthly budget spent")
+    assert budget_status(records, Budget(daily=5, monthly=3), now).explain().count("monthly budget spent")
     assert budget_status(records, Budget(daily=5, monthly=10), now).remaining == 3
 
 
@@ -354,7 +374,7 @@ def test_history_in_a_bucket_when_bucket_is_set(gcs_bucket, x_api, target, tmp_p
     post_sentence(LINE, target, history, Budget())
     post_sentence(OTHER, target, open_history(settings), Budget())
 
-    assert [record.text for record in open_history(settings).records()] == [LINE, OTHER]
+    assert [record.text for record in settled(open_history(settings).records())] == [LINE, OTHER]
     assert not (tmp_path / "posted").exists()
 
 
@@ -379,15 +399,18 @@ def test_pin_flow_with_a_wrong_consumer_secret_names_the_settings(x_api, x_crede
 def test_no_secret_reaches_logs_errors_or_output(x_api, x_credentials, history, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     target = make_target(x_api, x_credentials)
-    x_api.plan(Planned(503), Planned(429, {"x-rate-limit-reset": str(int(time.time()) + 2)}))
+    x_api.plan(Planned(429, {"x-rate-limit-reset": str(int(time.time()) + 2)}))
     post_sentence(LINE, target, history, Budget())
+    x_api.plan(Planned(503))
+    with pytest.raises(OutcomeUnknown):
+        post_sentence(OTHER, target, history, Budget())
     flow = PinFlow(x_credentials["consumer_key"], x_credentials["consumer_secret"], x_api.base_url)
     flow.authorization_url()
     issued = flow.access_token(x_api.pin)
     errors = []
     for wrong in ("consumer_secret", "token_secret"):
         with pytest.raises(PostingError) as caught:
-            make_target(x_api, {**x_credentials, wrong: "wrong"}).post(OTHER)
+            make_target(x_api, {**x_credentials, wrong: "wrong"}).post(OTHER, "attempt-1")
         errors.append(str(caught.value))
 
     secrets = [*x_credentials.values(), *issued]
@@ -407,7 +430,7 @@ class ListTarget:
     def __init__(self) -> None:
         self.posts: list[str] = []
 
-    def post(self, text: str) -> str:
+    def post(self, text: str, attempt: str, card=None) -> str:
         self.posts.append(text)
         return f"list-{len(self.posts)}"
 
@@ -420,8 +443,8 @@ def test_any_posting_target_shares_checks_budget_and_history(history):
 
     outcome = post_sentence(LINE, other, history, Budget(daily=1))
 
-    assert (outcome.post_id, outcome.target, other.posts) == ("list-1", "list", [LINE])
-    assert history.records()[0].target == "list"
+    assert (outcome.post_id, outcome.network, other.posts) == ("list-1", "list", [LINE])
+    assert history.records()[0].network == "list"
     with pytest.raises(BudgetSpent):
         post_sentence(OTHER, other, history, Budget(daily=1))
 
@@ -429,8 +452,8 @@ def test_any_posting_target_shares_checks_budget_and_history(history):
 class BrokenTarget(ListTarget):
     """A target whose answer cannot be read, after the post may have been made."""
 
-    def post(self, text: str) -> str:
-        super().post(text)
+    def post(self, text: str, attempt: str, card=None) -> str:
+        super().post(text, attempt)
         raise KeyError("id")
 
 
@@ -438,7 +461,7 @@ def test_an_unforeseen_failure_is_recorded_unknown(history):
     with pytest.raises(OutcomeUnknown, match="KeyError"):
         post_sentence(LINE, BrokenTarget(), history, Budget())
 
-    assert [record.outcome for record in history.records()] == [UNKNOWN]
+    assert outcomes(history) == [UNKNOWN]
 
 
 class GatedTarget(ListTarget):
@@ -448,10 +471,10 @@ class GatedTarget(ListTarget):
         super().__init__()
         self.inside, self.go_on = threading.Event(), threading.Event()
 
-    def post(self, text: str) -> str:
+    def post(self, text: str, attempt: str, card=None) -> str:
         self.inside.set()
         assert self.go_on.wait(20)
-        return super().post(text)
+        return super().post(text, attempt)
 
 
 @pytest.mark.parametrize("where", ["local", "bucket"])
@@ -478,9 +501,9 @@ def test_two_posters_at_once_post_a_text_once(where, request, tmp_path):
     second.join(20)
 
     assert target.posts == [LINE]
-    assert results["first"].status == POSTED
+    assert results["first"].outcome == POSTED
     assert results["second"].reason == "posted_before"
-    assert [record.outcome for record in StoreHistory(store).records()] == [POSTED]
+    assert [record.outcome for record in settled(StoreHistory(store).records())] == [POSTED]
 
 
 def test_a_held_posting_lock_times_out_naming_its_holder(gcs_bucket, tmp_path):

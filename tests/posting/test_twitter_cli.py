@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from posting.x_api_server import Planned
 
-from soulsgen_lib.posting.cli import main as twitter
+from soulsgen_lib.cli.twitter import main as twitter
 from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE
 from soulsgen_lib.settings import read_env_file
 
@@ -93,7 +93,8 @@ def test_post_text_posts_and_records(twitter_env, x_api):
     [tweet] = x_api.tweets
     assert f"Posted {tweet['id']}: {LINE}" in result.output
     assert "1/17 posts in the last 24 h" in result.output
-    [record] = history_lines(twitter_env)
+    pending, record = history_lines(twitter_env)
+    assert (pending["outcome"], pending["attempt"]) == ("pending", record["attempt"])
     assert (record["text"], record["post_id"], record["outcome"]) == (LINE, tweet["id"], "posted")
 
 
@@ -122,7 +123,7 @@ def test_post_dry_run_sends_nothing(twitter_env, x_api):
     result = run("post", "--text", LINE, "--dry-run", "--json")
 
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["status"] == "dry_run"
+    assert json.loads(result.output)["outcome"] == "dry_run"
     assert x_api.requests == []
     assert history_lines(twitter_env) == []
 
@@ -138,13 +139,15 @@ def test_post_dry_run_needs_no_credentials(twitter_env, x_api, monkeypatch):
     assert history_lines(twitter_env) == []
 
 
-def test_post_retries_503_then_succeeds(twitter_env, x_api):
-    x_api.plan(Planned(503))
+def test_post_does_not_resend_after_a_503(twitter_env, x_api):
+    x_api.plan(Planned(503, also_create=True))
 
     result = run("post", "--text", LINE, *FAST)
 
-    assert result.exit_code == 0, result.output
-    assert x_api.count("POST", "/2/tweets") == 2
+    assert result.exit_code == 1
+    assert "recorded as unknown" in result.output
+    assert x_api.count("POST", "/2/tweets") == 1
+    assert [line["outcome"] for line in history_lines(twitter_env)] == ["pending", "unknown"]
 
 
 def test_post_gives_up_on_a_far_rate_limit_reset(twitter_env, x_api):
@@ -200,7 +203,7 @@ def test_history_lists_attempts_and_budget(twitter_env, x_api):
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].endswith("history.jsonl: 2 records")
+    assert lines[0].endswith("history.jsonl: 2 attempts")
     assert "posted" in lines[1] and LINE in lines[1]
     assert "duplicate" in lines[2] and OTHER in lines[2]
     assert "1/5 posts in the last 24 h" in lines[3]
@@ -226,6 +229,6 @@ def test_post_with_a_local_model_posts_its_sentence_and_version(twitter_env, x_a
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output)
     [tweet] = x_api.tweets
-    assert (outcome["status"], outcome["post_id"], outcome["text"]) == ("posted", tweet["id"], tweet["text"])
+    assert (outcome["outcome"], outcome["post_id"], outcome["text"]) == ("posted", tweet["id"], tweet["text"])
     assert outcome["model_version"] == version
     assert history_lines(twitter_env)[0]["model_version"] == version

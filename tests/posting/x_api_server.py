@@ -2,7 +2,7 @@
 
 Implements `POST /oauth/request_token`, `GET /oauth/authorize` (shows the PIN), `POST /oauth/access_token`,
 `POST /2/tweets` and `GET /2/users/me`. Every request is logged in `requests`, so tests can prove that
-nothing was sent. Planned answers (429, 503, a slow reply) are queued for `POST /2/tweets` with `plan`.
+nothing was sent. Planned answers (429, 503, a slow reply) are queued for `POST /2/tweets` with `plan`, for `GET /2/users/me` with `plan_me`.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class XApiServer:
         self.requests: list[tuple[str, str]] = []
         self.tweets: list[dict[str, str]] = []
         self.planned: deque[Planned] = deque()
+        self.planned_me: deque[Planned] = deque()  # answers for `GET /2/users/me`
         validator = _Validator(self)
         self.signature_endpoint = SignatureOnlyEndpoint(validator)
         self.request_token_endpoint = RequestTokenEndpoint(validator)
@@ -156,6 +157,9 @@ class XApiServer:
 
     def plan(self, *answers: Planned) -> None:
         self.planned.extend(answers)
+
+    def plan_me(self, *answers: Planned) -> None:
+        self.planned_me.extend(answers)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for seen in self.requests if seen == (method, path))
@@ -238,6 +242,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
             return
         if path == "/2/users/me":
+            planned = self.api.planned_me.popleft() if self.api.planned_me else Planned()
+            if planned.status is not None:
+                self._json(planned.status, {"title": "planned", "status": planned.status, "detail": "planned"}, planned)
+                return
             self._json(200, {"data": {"id": "1234567890", "name": "SoulsGen", "username": self.api.username}})
             return
         planned = self.api.planned.popleft() if self.api.planned else Planned()
