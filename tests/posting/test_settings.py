@@ -98,3 +98,34 @@ def test_update_env_file_keeps_other_lines(tmp_path):
     update_env_file(env_file, {"TWITTER_ACCESS_TOKEN": "new", "TWITTER_TOKEN_SECRET": "sec"})
     assert env_file.read_text() == "# my keys\nBUCKET=gs://keep\nTWITTER_ACCESS_TOKEN=new\nTWITTER_TOKEN_SECRET=sec\n"
     assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_update_env_file_with_a_duplicated_key_updates_the_line_the_reader_takes(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("TWITTER_ACCESS_TOKEN=first\nBUCKET=gs://keep\nTWITTER_ACCESS_TOKEN=second\n")
+    assert read_env_file(env_file)["TWITTER_ACCESS_TOKEN"] == "second"  # the reader takes the last line
+
+    update_env_file(env_file, {"TWITTER_ACCESS_TOKEN": "new"})
+
+    assert read_env_file(env_file) == {"TWITTER_ACCESS_TOKEN": "new", "BUCKET": "gs://keep"}
+
+
+def test_update_env_file_through_a_symlink_updates_its_target(tmp_path):
+    (tmp_path / "secrets").mkdir()
+    real = tmp_path / "secrets" / "soulsgen.env"
+    real.write_text("BUCKET=gs://keep\n")
+    link = tmp_path / ".env"
+    link.symlink_to(real)
+
+    update_env_file(link, {"MASTODON_ACCESS_TOKEN": "tok"})
+
+    assert link.is_symlink() and link.resolve() == real
+    assert read_env_file(real) == {"BUCKET": "gs://keep", "MASTODON_ACCESS_TOKEN": "tok"}
+
+
+def test_update_env_file_that_cannot_be_written_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+
+    with pytest.raises(SettingsError, match=r"a-file/\.env: cannot write"):
+        update_env_file(blocker / ".env", {"BUCKET": "gs://b"})

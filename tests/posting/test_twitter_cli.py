@@ -60,6 +60,17 @@ def test_auth_save_writes_env_file_keeping_other_lines(twitter_env, x_api, tmp_p
     assert whoami.output.strip() == "@soulsgen_bot"
 
 
+def test_auth_save_to_an_unwritable_path_still_shows_the_pair(twitter_env, x_api, tmp_path):
+    (tmp_path / "a-file").write_text("x")  # a file where a folder should be: the env file cannot be written
+
+    result = run("auth", "--save", "--env-file", str(tmp_path / "a-file" / ".env"), input=f"{x_api.pin}\n")
+
+    assert result.exit_code == 1
+    token, secret = x_api.issued[-1]
+    assert "cannot write" in result.output
+    assert f"TWITTER_ACCESS_TOKEN={token}" in result.output and f"TWITTER_TOKEN_SECRET={secret}" in result.output
+
+
 def test_auth_with_a_wrong_pin_says_what_to_do(twitter_env, x_api):
     result = run("auth", input="0000000\n")
 
