@@ -1,10 +1,12 @@
-"""Fixtures for posting tests: a local X API server that checks OAuth 1.0a signatures, and credentials for it."""
+"""Fixtures for posting tests: local X, Bluesky and Mastodon API servers that check credentials like the real ones."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from posting.bluesky_api_server import BlueskyApiServer
+from posting.mastodon_api_server import MastodonApiServer
 from posting.x_api_server import XApiServer, new_credentials
 
 # Fast retries for tests: the real defaults wait seconds to minutes.
@@ -49,6 +51,44 @@ def twitter_env(tmp_path, monkeypatch, x_api: XApiServer, x_credentials: dict[st
         "SOULSGEN_HOME": str(tmp_path / "home"),
     }
     for name in ("BUCKET", "TORCHSERVE_ENDPOINT", "TORCHSERVE_TOKEN", "POST_DAILY_BUDGET", "POST_MONTHLY_BUDGET"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def bluesky_api() -> Iterator[BlueskyApiServer]:
+    """A local Bluesky PDS with one account (`bluesky_api.handle` / `.app_password`), stopped at teardown."""
+    server = BlueskyApiServer("soulsgen.test", "abcd-efgh-ijkl-mnop").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mastodon_api() -> Iterator[MastodonApiServer]:
+    """A local Mastodon instance with one account and its access token, stopped at teardown."""
+    server = MastodonApiServer(new_credentials()["token_secret"]).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def networks_env(twitter_env, monkeypatch, bluesky_api, mastodon_api) -> dict[str, str]:
+    """`twitter_env` plus the Bluesky and Mastodon credentials of the local servers."""
+    env = {
+        **twitter_env,
+        "BLUESKY_HANDLE": bluesky_api.handle,
+        "BLUESKY_APP_PASSWORD": bluesky_api.app_password,
+        "BLUESKY_PDS_URL": bluesky_api.base_url,
+        "MASTODON_API_BASE_URL": mastodon_api.base_url,
+        "MASTODON_ACCESS_TOKEN": mastodon_api.access_token,
+    }
+    for name in ("POST_NETWORKS", "POST_CARDS", "BLUESKY_DAILY_BUDGET", "MASTODON_DAILY_BUDGET", "MASTODON_VISIBILITY"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -71,6 +71,7 @@ class MastodonTarget:
             ratelimit_method="throw",  # we decide whether a reset is near enough to wait for
             request_timeout=(self.retry.connect_timeout_s, self.retry.read_timeout_s),
             mastodon_version=_ASSUMED_VERSION,
+            version_check_mode="created",
             user_agent="soulsgen",
         )
 

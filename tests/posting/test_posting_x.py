@@ -173,7 +173,7 @@ def test_server_error_after_sending_is_unknown_and_not_retried(x_api, x_credenti
     target = make_target(x_api, x_credentials, sleep=sleep, attempts=4)
     x_api.plan(Planned(503, also_create=True))  # X created the tweet, then failed to answer
 
-    with pytest.raises(OutcomeUnknown, match="503.*recorded as unknown"):
+    with pytest.raises(OutcomeUnknown, match=r"503.*recorded as unknown"):
         post_sentence(LINE, target, history, Budget())
 
     assert x_api.count("POST", "/2/tweets") == 1 and sleep.waits == []  # never retried: it could post twice

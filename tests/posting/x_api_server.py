@@ -2,7 +2,8 @@
 
 Implements `POST /oauth/request_token`, `GET /oauth/authorize` (shows the PIN), `POST /oauth/access_token`,
 `POST /2/tweets` and `GET /2/users/me`. Every request is logged in `requests`, so tests can prove that
-nothing was sent. Planned answers (429, 503, a slow reply) are queued for `POST /2/tweets` with `plan`, for `GET /2/users/me` with `plan_me`.
+nothing was sent. Planned answers (429, 503, a slow reply) are queued for `POST /2/tweets` with `plan`,
+for `GET /2/users/me` with `plan_me`.
 """
 
 from __future__ import annotations
