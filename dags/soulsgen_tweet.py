@@ -10,7 +10,7 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 DOC = """\
 ### SoulsGen hourly post
 
-1. **networks_with_budget** reads the posting history and keeps the networks of `POST_NETWORKS`
+1. **check_budget** reads the posting history and keeps the networks of `POST_NETWORKS`
    (default `x,bluesky,mastodon`) whose budget is not spent: X 17 per 24 h and 500 a month, Bluesky
    and Mastodon one an hour, and none while a 429's reset time is in force. The run is skipped only
    when every network is out of budget.
@@ -62,7 +62,7 @@ def soulsgen_tweet():
     """Post one new souls-like sentence to every configured network, each within its budget."""
 
     @task
-    def networks_with_budget() -> list[str]:
+    def check_budget() -> list[str]:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from soulsgen_lib.posting.hourly import networks_with_budget
@@ -100,7 +100,7 @@ def soulsgen_tweet():
         except BudgetSpent as spent:  # another poster used the last slot since the budget check
             raise AirflowSkipException(str(spent)) from None
 
-    networks = networks_with_budget()
+    networks = check_budget()
     post.partial(sentence=write_sentence(networks)).expand(network=networks)
 
 

@@ -170,7 +170,12 @@ def test_tweet_dag_skips_when_the_budget_is_spent(airflow_env, first_version, tm
     records = [PostRecord(now - timedelta(minutes=10 * i), "x", f"Old post {i}.", POSTED, str(i)) for i in range(3)]
     history.write_text("".join(record.to_json() + "\n" for record in records))
     code, log = dags_test(
-        airflow_env, "soulsgen_tweet", date="2026-01-01T02:00:00+00:00", SOULSGEN_HOME=str(home), POST_DAILY_BUDGET="3"
+        airflow_env,
+        "soulsgen_tweet",
+        date="2026-01-01T02:00:00+00:00",
+        SOULSGEN_HOME=str(home),
+        POST_DAILY_BUDGET="3",
+        POST_NETWORKS="x",
     )
     assert code == 0, log[-5000:]
     assert "skipped" in log.lower()
@@ -205,11 +210,13 @@ def test_tweet_dag_posts_a_torchserve_sentence_to_x(airflow_env, torchserve, x_a
         SOULSGEN_HOME=str(home),
         AIRFLOW_CONN_SOULSGEN_TORCHSERVE=json.dumps(torchserve_conn),
         AIRFLOW_CONN_SOULSGEN_X=json.dumps(x_conn),
+        POST_NETWORKS="x",
     )
     assert code == 0, log[-5000:]
     assert "Asking TorchServe" in log and "DRY RUN" not in log
     assert len(x_api.tweets) == 1
-    records = [json.loads(line) for line in (home / "posted" / "history.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (home / "posted" / "history.jsonl").read_text().splitlines()]
+    records = [line for line in lines if line["outcome"] != "pending"]  # the intent line comes first
     assert len(records) == 1
     assert records[0]["outcome"] == "posted"
     assert records[0]["text"] == x_api.tweets[0]["text"]

@@ -108,5 +108,8 @@ def post_to(network: str, sentence: dict, target: PostingTarget | None, settings
         dry_run=dry_run,
         card=card,
     )
-    log.info("%s: %s", f"Would post to {network}" if dry_run else f"Posted {record.post_id} to {network}", record.text)
+    if dry_run:
+        log.info("Dry run on %s. Would post: %s", network, record.text)
+    else:
+        log.info("Posted %s to %s: %s", record.post_id, network, record.text)
     return record.to_dict()

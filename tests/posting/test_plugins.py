@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
 
-from soulsgen_airflow.hooks import TorchServeHook, XHook
+from soulsgen_airflow.hooks import POSTING_HOOKS, BlueskyHook, MastodonHook, TorchServeHook, XHook
 
 from soulsgen_lib.posting.target import CredentialsRejected
 
@@ -99,3 +99,35 @@ def test_incomplete_x_connection_is_an_error_not_a_dry_run(monkeypatch, x_creden
     assert hook.is_configured()
     with pytest.raises(CredentialsRejected, match=f"^connection soulsgen_x lacks {re.escape(named)}$"):
         hook.get_conn()
+
+
+def test_bluesky_and_mastodon_hooks_check_their_accounts_without_logging_secrets(
+    monkeypatch, caplog, tmp_path, bluesky_api, mastodon_api
+):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("SOULSGEN_HOME", str(tmp_path))
+    bluesky = {"conn_type": "generic", "login": bluesky_api.handle, "password": bluesky_api.app_password}
+    set_connection(monkeypatch, "soulsgen_bluesky", bluesky | {"host": bluesky_api.base_url})
+    mastodon = {"conn_type": "generic", "host": mastodon_api.base_url, "password": mastodon_api.access_token}
+    set_connection(monkeypatch, "soulsgen_mastodon", mastodon)
+
+    assert BlueskyHook().test_connection() == (True, f"Authorised as {bluesky_api.handle}")
+    assert MastodonHook().test_connection() == (True, "Authorised as soulsgen")
+    assert (tmp_path / "private" / "bluesky-session").is_file()  # the session is kept for the next run
+
+    set_connection(monkeypatch, "soulsgen_mastodon", mastodon | {"password": "wrong"})
+    ok, message = MastodonHook().test_connection()
+    assert not ok and "MASTODON_ACCESS_TOKEN" in message
+    for secret in (bluesky_api.app_password, mastodon_api.access_token, *bluesky_api.issued):
+        assert secret not in caplog.text
+
+
+def test_incomplete_network_connections_name_the_missing_field(monkeypatch):
+    set_connection(monkeypatch, "soulsgen_bluesky", {"conn_type": "generic", "login": "bot.test"})
+    set_connection(monkeypatch, "soulsgen_mastodon", {"conn_type": "generic", "password": "token"})
+
+    with pytest.raises(CredentialsRejected, match=r"^connection soulsgen_bluesky lacks password \(app password\)$"):
+        BlueskyHook().get_conn()
+    with pytest.raises(CredentialsRejected, match=r"^connection soulsgen_mastodon lacks host \(instance URL\)$"):
+        MastodonHook().get_conn()
+    assert sorted(POSTING_HOOKS) == ["bluesky", "mastodon", "x"]
