@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: run soulsgen_pipeline on the bundled sample data with `airflow dags test` (SQLite,
-# local backend, local artifact folder), then soulsgen_tweet in dry-run against the new model.
+# local backend, local artifact folder), then soulsgen_tweet in dry-run on every network, and one card PNG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -37,12 +37,15 @@ echo "==> model $version: $model"
 echo "    MAR: $SOULSGEN_HOME/model-store/soulsgen-$version.mar"
 echo "    scorecard: $SOULSGEN_HOME/runs/$version/evaluation/scorecard.json"
 
-echo "==> soulsgen_tweet, dry run (no X credentials), three hourly runs"
+echo "==> soulsgen_tweet, dry run on X, Bluesky and Mastodon (no credentials), three hourly runs"
 for hour in 01 02 03; do
   airflow dags test soulsgen_tweet "2026-01-01T$hour:00:00+00:00" >"$log/tweet-$hour.log" 2>&1 \
     || { tail -30 "$log/tweet-$hour.log"; exit 1; }
-  grep -hoE "Would post: .*" "$log/tweet-$hour.log" | head -1 | sed -E 's/ +\[soulsgen_lib[^]]*\].*$//; s/^/    /'
+  grep -hoE "Dry run on [a-z]+\. Would post: .*" "$log/tweet-$hour.log" | sort -u \
+    | sed -E 's/ +\[soulsgen_lib[^]]*\].*$//; s/^/    /'
 done
+sentence=$(grep -hoE "Would post: .*" "$log/tweet-01.log" | head -1 | sed -E 's/^Would post: //; s/ +\[soulsgen_lib[^]]*\].*$//')
+soulsgen card "$sentence" --out "$SOULSGEN_HOME/card.png" | sed 's/^/    /'
 
 echo "==> ten more sentences from the new model"
 soulsgen generate --model "$model" -n 10 --seed 7

@@ -23,6 +23,7 @@ from soulsgen_lib.posting.target import (
     Retrier,
     RetryPolicy,
     TargetUnavailable,
+    request_was_sent,
 )
 from soulsgen_lib.settings import Settings
 
@@ -150,7 +151,7 @@ class MastodonTarget:
                     ) from None
                 raise PostingError(f"Mastodon refused {what} ({status} {_detail(error)})") from None
             except errors.MastodonNetworkError as error:
-                maybe_sent = maybe_sent or _may_have_been_sent(error)
+                maybe_sent = maybe_sent or request_was_sent(error.__context__ or error)
                 problem = f"cannot reach {self.api_base_url} ({type(error.__context__ or error).__name__})"
                 self._retry_or_give_up(retrier, what, problem, creates_post, maybe_sent)
 
@@ -175,17 +176,3 @@ def _status(error: Exception) -> int | None:
 
 def _detail(error: Exception) -> str:
     return str(error.args[3]) if len(error.args) > 3 and error.args[3] else ""
-
-
-def _may_have_been_sent(error: Exception) -> bool:
-    """False only when the connection never opened."""
-    import requests
-    from urllib3.exceptions import NewConnectionError
-
-    cause = error.__context__
-    if isinstance(cause, requests.ConnectTimeout):
-        return False
-    if isinstance(cause, requests.ConnectionError):
-        reason = getattr(cause.args[0], "reason", None) if cause.args else None
-        return not isinstance(reason, NewConnectionError)
-    return True

@@ -159,3 +159,16 @@ class Retrier:
             f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; nothing was posted, try again later",
             reset_at,
         )
+
+
+def request_was_sent(error: BaseException) -> bool:
+    """False only when a `requests` connection never opened (refused, connect timeout): a resend cannot post twice."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ConnectionError):
+        reason = getattr(error.args[0], "reason", None) if error.args else None
+        return not isinstance(reason, NewConnectionError)
+    return True

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from soulsgen_lib.posting.redact import keep_secret
 from soulsgen_lib.posting.target import (
@@ -24,9 +23,9 @@ from soulsgen_lib.posting.target import (
     DuplicateContent,
     OutcomeUnknown,
     PostingError,
-    RateLimited,
+    Retrier,
     RetryPolicy,
-    TargetUnavailable,
+    request_was_sent,
 )
 from soulsgen_lib.settings import Settings
 
@@ -55,16 +54,6 @@ class BaseUrlSession(requests.Session):
             url = self.base_url + url[len(X_API_BASE_URL) :]
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
-
-
-def _request_was_sent(error: requests.RequestException) -> bool:
-    """False only when the connection never opened, so a retry cannot post twice."""
-    if isinstance(error, requests.ConnectTimeout):
-        return False
-    if isinstance(error, requests.ConnectionError):
-        reason = getattr(error.args[0], "reason", None) if error.args else None
-        return not isinstance(reason, NewConnectionError)
-    return True
 
 
 def _api_detail(error: Exception) -> str:
@@ -140,30 +129,13 @@ class XTarget:
         """Send with retries; translate tweepy and network errors into PostingError subclasses."""
         import tweepy
 
-        retries = waits = 0
+        retrier = Retrier("X", self.retry, self._sleep, self._rng)
         while True:
             try:
                 return send()
             except tweepy.TooManyRequests as error:
-                wait = (error.reset_time or 0) - time.time() + 1
-                if error.reset_time is None or wait > self.retry.rate_limit_max_wait_s:
-                    reset = (
-                        f"it resets at {time.strftime('%H:%M:%S UTC', time.gmtime(error.reset_time))}"
-                        if error.reset_time
-                        else "X sent no reset time"
-                    )
-                    raise RateLimited(
-                        f"X rate limit reached on {what}; {reset}, later than the "
-                        f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; try again later",
-                        datetime.fromtimestamp(error.reset_time, UTC) if error.reset_time else None,
-                    ) from None
-                waits += 1
-                if waits >= self.retry.attempts:
-                    raise RateLimited(
-                        f"X rate limit reached on {what} on each of {waits} tries; try again later"
-                    ) from None
-                log.warning("X rate limit reached on %s; waiting %.1f s for the reset", what, wait)
-                self._sleep(max(0.0, wait))
+                reset = datetime.fromtimestamp(error.reset_time, UTC) if error.reset_time else None
+                retrier.wait_for_reset(what, reset)  # a 429 was not acted on: resending is safe
             except tweepy.Unauthorized as error:
                 raise CredentialsRejected(
                     f"X refused the credentials on {what} (401 {_api_detail(error)}): check TWITTER_CONSUMER_KEY/"
@@ -189,26 +161,17 @@ class XTarget:
                         f"X answered {status} to {what} after receiving it; the tweet may exist, so it is "
                         "recorded as unknown and not re-sent: check the account"
                     ) from None
-                retries = self._retry_or_give_up(what, retries, f"X answered {status}")
+                retrier.back_off(what, f"X answered {status}")
             except tweepy.HTTPException as error:
                 raise PostingError(f"X refused {what} ({error.response.status_code} {_api_detail(error)})") from None
             except requests.RequestException as error:
                 reason = type(error).__name__
-                if creates_post and _request_was_sent(error):
+                if creates_post and request_was_sent(error):
                     raise OutcomeUnknown(
                         f"{what} was sent to {self.base_url} but no answer came back ({reason}); the post may "
                         "exist, so it is recorded as unknown and not re-sent: check the account"
                     ) from None
-                retries = self._retry_or_give_up(what, retries, f"cannot reach {self.base_url} ({reason})")
-
-    def _retry_or_give_up(self, what: str, retries: int, problem: str) -> int:
-        retries += 1
-        if retries >= self.retry.attempts:
-            raise TargetUnavailable(f"{problem} on {what}, {retries} times; nothing was posted, try again later")
-        delay = self.retry.backoff(retries, self._rng)
-        log.warning("%s on %s; retry %d of %d in %.2f s", problem, what, retries, self.retry.attempts - 1, delay)
-        self._sleep(delay)
-        return retries
+                retrier.back_off(what, f"cannot reach {self.base_url} ({reason})")
 
 
 def _oauth_handler(consumer_key: str, consumer_secret: str, base_url: str) -> Any:
