@@ -60,6 +60,7 @@ class BlueskyTarget:
                 f"Bluesky credentials missing: set {', '.join(missing)} (an app password from Settings > "
                 "Privacy and security > App passwords; `soulsgen post auth bluesky` checks and saves them)"
             )
+        import httpx
         from atproto import Client
         from atproto_client.request import Request
 
@@ -71,12 +72,11 @@ class BlueskyTarget:
         self._app_password = app_password
         self._sleep = sleep
         self._rng = rng or random.Random()
-        timeout = (self.retry.connect_timeout_s, self.retry.read_timeout_s)
-        import httpx
-
-        self._client = Client(self.pds_url, request=Request(timeout=httpx.Timeout(timeout[1], connect=timeout[0])))
+        timeout = httpx.Timeout(self.retry.read_timeout_s, connect=self.retry.connect_timeout_s)
+        self._client = Client(self.pds_url, request=Request(timeout=timeout))
         self._client.on_session_change(self._save_session)
-        self._did: str | None = None
+        self._did: str | None = None  # the account's DID and handle, known once a session is in place
+        self._account_handle = ""
 
     @classmethod
     def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> BlueskyTarget:
@@ -114,7 +114,7 @@ class BlueskyTarget:
     def whoami(self) -> str:
         """The handle the session belongs to (a login or a saved session; no post is made)."""
         self._ensure_session()
-        return self._client._session.handle
+        return self._account_handle
 
     def _ensure_session(self, fresh: bool = False) -> None:
         """Import the saved session, or log in with the app password when there is none (or `fresh`)."""
@@ -130,7 +130,6 @@ class BlueskyTarget:
                 self._client.login(self.handle, self._app_password, fetch_bsky_profile=False)
         except Exception as error:
             raise self._translate(error, "createSession", creates_post=False, retrier=None) from None
-        self._did = self._client._session.did
 
     def _call(self, what: str, send: Callable[[], Any], creates_post: bool) -> Any:
         """Send with a session, retries and one fresh login; translate SDK errors into PostingError subclasses."""
@@ -201,8 +200,9 @@ class BlueskyTarget:
         return None
 
     def _save_session(self, event: Any, session: Any) -> None:
-        """Keep each new token pair (SessionEvent CREATE or REFRESH) for the next run, privately."""
+        """Note the account of every session; keep each new token pair (CREATE, REFRESH) for the next run, privately."""
         keep_secret(session.access_jwt, session.refresh_jwt)
+        self._did, self._account_handle = session.did, session.handle
         if self.session_file is None or event.value == "import":
             return
         payload = {"handle": self.handle, "pds_url": self.pds_url, "session": session.export()}
