@@ -346,3 +346,32 @@ def test_card_of_an_empty_or_huge_text_is_a_clear_error(tmp_path):
     assert "the text is empty" in run("card", "   ", "--out", str(tmp_path / "c.png")).output
     assert "at most 500 characters" in run("card", "x" * 501, "--out", str(tmp_path / "c.png")).output
     assert not (tmp_path / "c.png").exists()
+
+
+def test_auth_x_is_the_pin_flow_of_twitter_auth(twitter_env, x_api):
+    result = run("post", "auth", "x", input=f"{x_api.pin}\n")
+
+    assert result.exit_code == 0, result.output
+    token, secret = x_api.issued[-1]
+    assert f"TWITTER_ACCESS_TOKEN={token}" in result.output and f"TWITTER_TOKEN_SECRET={secret}" in result.output
+
+
+def test_network_settings_are_read_by_their_documented_names(tmp_path):
+    from soulsgen_lib.settings import Settings
+
+    environ = {
+        "BLUESKY_HANDLE": "bot.example",
+        "BLUESKY_APP_PASSWORD": "qz7-secret-value",
+        "BLUESKY_PDS_URL": "https://pds.example",
+        "MASTODON_API_BASE_URL": "https://masto.example",
+        "MASTODON_ACCESS_TOKEN": "tok",
+        "POST_NETWORKS": "bluesky,mastodon",
+    }
+    settings = Settings.load(env_file=tmp_path / "none.env", environ=environ)
+
+    assert (settings.bluesky_handle, settings.bluesky_pds_url) == ("bot.example", "https://pds.example")
+    assert settings.bluesky_app_password.get_secret_value() == "qz7-secret-value"
+    assert "qz7-secret-value" not in repr(settings)
+    assert settings.mastodon_access_token.get_secret_value() == "tok" and settings.mastodon_visibility == "unlisted"
+    assert settings.bluesky_session_file == Settings().home / "private" / "bluesky-session"
+    assert run("post", "--to", "x,myspace", "--text", LINE).output.count("expected a comma-separated list") == 1
