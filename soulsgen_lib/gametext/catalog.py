@@ -1,4 +1,4 @@
-"""Which table is which: table names of Dark Souls, Dark Souls III, Sekiro and Elden Ring mapped to a kind."""
+"""Which table is which: table names of every supported game mapped to a kind (docs/game-tables.md: evidence)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ UNKNOWN = "unknown"
 OTHER = "other"  # an unknown table the user asked to include
 
 CORPUS_KINDS = (LORE, DESCRIPTION, DIALOGUE, EVENT)
+ALL_KINDS = (NAME, DESCRIPTION, LORE, DIALOGUE, EVENT, PLAYER_MESSAGE, MENU)
+# Words a user may write for a kind: the kind itself, its plural, and `templates` for player messages.
+_KIND_WORDS = {
+    **{kind: kind for kind in ALL_KINDS},
+    **{f"{kind}s": kind for kind in ALL_KINDS},
+    "template": PLAYER_MESSAGE,
+    "templates": PLAYER_MESSAGE,
+}
 LINKED_KINDS = (DESCRIPTION, LORE)
 
 
@@ -46,8 +54,17 @@ _ENGLISH_EXACT = {
 }
 _ENGLISH_MENU = re.compile(r"^(menu_.*|system_.*|.*_help_?|feature_.*|.*_menu_?)$", re.I)
 
-# Dark Souls III / Sekiro (Japanese table names).
-_JAPANESE_ITEMS = {"アイテム": "item", "武器": "weapon", "防具": "armor", "アクセサリ": "accessory", "魔法": "magic"}
+# Dark Souls III / Sekiro / Armored Core VI (Japanese table names; AC6 adds its frame parts).
+_JAPANESE_ITEMS = {
+    "アイテム": "item",
+    "武器": "weapon",
+    "防具": "armor",
+    "アクセサリ": "accessory",
+    "魔法": "magic",
+    "ジェネレーター": "generator",
+    "ブースター": "booster",
+    "FCS": "fcs",
+}
 _JAPANESE_NAMES = {**{f"{k}名": v for k, v in _JAPANESE_ITEMS.items()}, "NPC名": "npc", "地名": "place"}
 _JAPANESE_EXACT = {
     "会話": DIALOGUE,
@@ -58,16 +75,35 @@ _JAPANESE_EXACT = {
     "ダイアログ": MENU,
     "キーガイド": MENU,
     "テキスト表示用タグ一覧": MENU,
+    "戦技種別": DESCRIPTION,  # Sekiro: what each combat art and martial art does
 }
 _JAPANESE_MENU = re.compile(r"^(メニュー.*|.*ヘルプ|FDP_.*)$")
 
-# Elden Ring.
-_ELDEN_ITEMS = {"Goods": "item", "Weapon": "weapon", "Protector": "armor", "Accessory": "accessory"}
+# Elden Ring and Nightreign: item families whose tables are `<Family>Name`, `<Family>Info`, `<Family>Caption`.
+_ELDEN_ITEMS = {
+    "Goods": "item",
+    "Weapon": "weapon",
+    "Protector": "armor",
+    "Accessory": "accessory",
+    "Magic": "magic",
+    "Gem": "ash_of_war",
+    "Arts": "skill",
+    "Antique": "relic",
+    "AttachEffect": "relic_effect",
+    "PermanentBuff": "buff",
+    "SpEffect": "effect",
+}
 _ELDEN_PART = {"Name": NAME, "Info": DESCRIPTION, "Caption": LORE}
-_ELDEN_ITEM_TABLE = re.compile(r"^(Goods|Weapon|Protector|Accessory)(Name|Info|Caption)$")
+_ELDEN_ITEM_TABLE = re.compile(rf"^({'|'.join(_ELDEN_ITEMS)})(Name|Info|Caption)$")
 _ELDEN_EXACT = {
     "NpcName": TableKind(NAME, "npc"),
     "PlaceName": TableKind(NAME, "place"),
+    "GoodsInfo2": TableKind(DESCRIPTION, "item"),
+    "WeaponEffect": TableKind(DESCRIPTION),  # short effect lines keyed by effect, not by weapon
+    "GemEffect": TableKind(DESCRIPTION),
+    "LoadingTitle": TableKind(NAME, "loading_screen"),
+    "LoadingText": TableKind(LORE, "loading_screen"),  # loading-screen lore, titled by LoadingTitle's same ids
+    "PersonalScenarioBody": TableKind(LORE),  # Nightreign's character journals
     "TalkMsg": TableKind(DIALOGUE),
     "MovieSubtitle": TableKind(DIALOGUE),
     "EventTextForTalk": TableKind(EVENT),
@@ -76,7 +112,25 @@ _ELDEN_EXACT = {
     "LineHelp": TableKind(MENU),
     "KeyGuide": TableKind(MENU),
 }
-_ELDEN_MENU = re.compile(r"^(.*Menu.*|SystemMessage.*)$")
+# Menus, prompts, tutorials, legal text and the chat word filter (`GR_NGWord`): never corpus text.
+_ELDEN_MENU = re.compile(
+    r"^((GR|CL)_.*|.*Menu.*|SystemMessage.*|GoodsDialog|NetworkMessage|ActionButtonText|Tutorial(Title|Body)"
+    r"|TextEmbedImageName.*|ToS.*|PersonalScenario(Title|Objective))$"
+)
+
+
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """`lore,descriptions` -> `("lore", "description")`; an unknown word is a clear error."""
+    from soulsgen_lib.gametext import GameTextError
+
+    kinds = []
+    for word in filter(None, (word.strip().lower() for word in text.split(","))):
+        if word not in _KIND_WORDS:
+            raise GameTextError(f"unknown table kind {word!r}: choose from {', '.join(ALL_KINDS)}")
+        kinds.append(_KIND_WORDS[word])
+    if not kinds:
+        raise GameTextError(f"no table kind given: choose from {', '.join(ALL_KINDS)}")
+    return tuple(dict.fromkeys(kinds))
 
 
 def base_table_name(name: str) -> str:
