@@ -67,7 +67,7 @@ def read_dcx(data: bytes, source: str, max_bytes: int, head: int | None = None) 
     if header.algorithm == b"KRAK":
         from soulsgen_lib.gametext.kraken import decode_kraken
 
-        content = decode_kraken(payload, header.size, source, wanted)
+        content = decode_kraken(payload, header.size, source, head)
     elif header.algorithm == b"ZSTD":
         content = _inflate_zstd(payload, wanted, source)
     else:

@@ -10,7 +10,7 @@ import re
 import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from soulsgen_lib.gametext import FmgTable, GameTextError, games
@@ -37,6 +37,7 @@ class SourceFile:
     game: str
     format: str
     language: str = games.UNKNOWN_LANGUAGE
+    member_tables: tuple[str, ...] = field(default=(), repr=False)  # a binder's table names, for game detection
 
 
 def discover(paths: list[Path], max_bytes: int = 256 << 20) -> tuple[list[SourceFile], list[Path]]:
@@ -95,7 +96,8 @@ def _source_of(path: Path, max_bytes: int, explicit: bool = False) -> SourceFile
                 raise GameTextError(f"{path}: this archive holds no FMG text tables (its first member: {names[0]})")
             return None
         game = games.game_of_members(names) or games.UNKNOWN_GAME
-        return SourceFile(path, game, BINARY, games.language_of_members(names))
+        tables = tuple(table_name_of_member(name) for name in names)
+        return SourceFile(path, game, BINARY, games.language_of_members(names), tables)
     # A name never hides a file, but a broken file named as game text is still read, so that its error is shown.
     if path.name.lower().endswith(".fmg.xml"):
         return SourceFile(path, games.UNKNOWN_GAME, XML)
@@ -131,18 +133,21 @@ def _binder_member_names(path: Path, size: int, max_bytes: int) -> list[str] | N
 def _settle_games(found: list[SourceFile]) -> list[SourceFile]:
     """Each file's game and language where its binder did not say: from table names, then folder names.
 
-    Exports and loose tables are judged a folder at a time, so one game's tables are never split between two.
+    Exports and loose tables are judged a folder at a time, so one game's tables are never split between two;
+    a binder by its own tables.
     """
     tables_by_folder: dict[Path, list[str]] = defaultdict(list)
     for source in found:
-        tables_by_folder[source.path.parent].append(_table_name(source))
+        if not source.member_tables:
+            tables_by_folder[source.path.parent].append(_table_name(source))
     settled = []
     for source in found:
         folders = source.path.parent.parts[::-1]  # nearest first
         language = source.language or games.language_of_folder(folders)
         game = source.game
         if game == games.UNKNOWN_GAME:
-            by_tables, certain = games.game_of_tables(tables_by_folder[source.path.parent])
+            tables = source.member_tables or tables_by_folder[source.path.parent]
+            by_tables, certain = games.game_of_tables(tables)
             by_folder = games.game_of_folder(folders)
             game = (by_tables if certain else by_folder or by_tables) or games.UNKNOWN_GAME
         settled.append(replace(source, game=game, language=language))
