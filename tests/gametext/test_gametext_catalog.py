@@ -1,0 +1,104 @@
+"""The table catalogue: real table names of each game (docs/game-tables.md has the evidence) sorted into kinds."""
+
+import pytest
+
+from soulsgen_lib.gametext import GameTextError
+from soulsgen_lib.gametext import catalog as cat
+from soulsgen_lib.gametext.games import game_of_folder, game_of_tables
+
+
+@pytest.mark.parametrize(
+    ("table", "kind", "category"),
+    [
+        # Elden Ring (also with the _dlc01 / _dlc02 suffixes of the Shadow of the Erdtree archives)
+        ("GoodsName", cat.NAME, "item"),
+        ("GoodsInfo", cat.DESCRIPTION, "item"),
+        ("GoodsCaption_dlc01", cat.LORE, "item"),
+        ("GoodsInfo2", cat.DESCRIPTION, "item"),
+        ("GemName", cat.NAME, "ash_of_war"),
+        ("GemInfo", cat.DESCRIPTION, "ash_of_war"),
+        ("GemCaption_dlc02", cat.LORE, "ash_of_war"),
+        ("ArtsName", cat.NAME, "skill"),
+        ("ArtsCaption", cat.LORE, "skill"),
+        ("WeaponEffect", cat.DESCRIPTION, ""),
+        ("GoodsDialog", cat.MENU, ""),
+        ("LoadingTitle", cat.NAME, "loading_screen"),
+        ("LoadingText", cat.LORE, "loading_screen"),
+        ("TalkMsg_dlc01", cat.DIALOGUE, ""),
+        ("EventTextForMap", cat.EVENT, ""),
+        ("BloodMsg", cat.PLAYER_MESSAGE, ""),
+        ("GR_MenuText", cat.MENU, ""),
+        ("GR_System_Message_win64_dlc01", cat.MENU, ""),
+        ("GR_NGWord", cat.MENU, ""),
+        ("TutorialBody", cat.MENU, ""),
+        ("ToS_win64", cat.MENU, ""),
+        # Nightreign
+        ("AntiqueName", cat.NAME, "relic"),
+        ("AntiqueCaption", cat.LORE, "relic"),
+        ("AttachEffectInfo", cat.DESCRIPTION, "relic_effect"),
+        ("PermanentBuffCaption", cat.LORE, "buff"),
+        ("SpEffectInfo", cat.DESCRIPTION, "effect"),
+        ("PersonalScenarioBody", cat.LORE, ""),
+        ("PersonalScenarioObjective", cat.MENU, ""),
+        ("CL_LineHelp", cat.MENU, ""),
+        # Sekiro
+        ("戦技種別", cat.DESCRIPTION, ""),
+        ("武器うんちく", cat.LORE, "weapon"),
+        # Armored Core VI
+        ("ジェネレーター名", cat.NAME, "generator"),
+        ("ブースター説明", cat.DESCRIPTION, "booster"),
+        ("FCS名", cat.NAME, "fcs"),
+        ("FCS説明", cat.DESCRIPTION, "fcs"),
+        # Dark Souls
+        ("Weapon_long_desc_", cat.LORE, "weapon"),
+        ("Chronicle_", cat.UNKNOWN, ""),
+    ],
+)
+def test_real_table_names_have_their_kind(table, kind, category):
+    assert cat.classify(table) == cat.TableKind(kind, category)
+
+
+def test_kinds_are_read_from_the_words_people_use():
+    assert cat.parse_kinds("lore, descriptions,Dialogue,templates,lore") == (
+        cat.LORE,
+        cat.DESCRIPTION,
+        cat.DIALOGUE,
+        cat.PLAYER_MESSAGE,
+    )
+    with pytest.raises(GameTextError, match="unknown table kind 'gossip': choose from name, description"):
+        cat.parse_kinds("lore,gossip")
+    with pytest.raises(GameTextError, match="no table kind given"):
+        cat.parse_kinds(" , ")
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        (["GoodsName", "GoodsCaption"], ("eldenring", True)),
+        (["GoodsName", "AntiqueName"], ("nightreign", True)),
+        (["TalkMsg_dlc01"], ("eldenring", True)),
+        (["武器名", "ジェネレーター名"], ("ac6", True)),
+        (["武器名"], ("ds3", False)),
+        (["Item_name_"], ("ds1", False)),
+        (["Chronicle_"], (None, False)),
+    ],
+)
+def test_table_names_point_to_a_game(tables, expected):
+    assert game_of_tables(tables) == expected
+
+
+@pytest.mark.parametrize(
+    ("folders", "game"),
+    [
+        (["Elden Ring Shadowfall"], "eldenring"),
+        (["ELDEN RING NIGHTREIGN"], "nightreign"),
+        (["engus", "msg", "DARK SOULS III"], "ds3"),
+        (["Dark Souls II Scholar"], "ds2"),
+        (["ds1r_mods"], "ds1"),
+        (["er"], "eldenring"),
+        (["error_logs"], None),  # a short name counts only as a whole folder name
+        (["Armored Core VI"], "ac6"),
+    ],
+)
+def test_folder_names_point_to_a_game(folders, game):
+    assert game_of_folder(folders) == game
