@@ -93,7 +93,7 @@ def _source_of(path: Path, max_bytes: int, explicit: bool = False) -> SourceFile
         names = [name for name in _binder_member_names(path, size, max_bytes) or [] if name]
         if names and not any(name.lower().endswith(".fmg") for name in names):
             if explicit:
-                raise GameTextError(f"{path}: this archive holds no FMG text tables (its first member: {names[0]})")
+                raise GameTextError(f"{path}: this archive holds no FMG text tables (its first member: {names[0]!r})")
             return None
         game = games.game_of_members(names) or games.UNKNOWN_GAME
         tables = tuple(table_name_of_member(name) for name in names)

@@ -55,7 +55,8 @@ def read_fmg_xml(path: Path, max_bytes: int = 256 << 20) -> FmgTable:
                 table.name = table_name_of(Path(element.text.strip().replace("\\", "/")))
     except etree.XMLSyntaxError as error:
         line = error.lineno if error.lineno else "?"
-        raise GameTextError(f"{path}:{line}: malformed XML: {error.msg}; fix or re-export the file") from None
+        reason = " ".join(error.msg.split())  # lxml's message may hold line breaks
+        raise GameTextError(f"{path}:{line}: malformed XML: {reason}; fix or re-export the file") from None
     except OSError as error:
         raise GameTextError(f"{path}: cannot read: {error.strerror or error}") from None
     if elements.root is None:

@@ -83,7 +83,7 @@ def test_inside_a_folder_files_are_recognised_by_their_contents(tmp_path):
         (b"just some notes\n", r"notes: not game text: expected an FMG table.*starts with b'just'"),
         (
             dcx_bytes(binder_bytes([BinderFile(1, "N:\\GR\\chr\\c0000.flver", b"x")])),
-            r"notes: this archive holds no FMG text tables \(its first member: N:\\GR\\chr\\c0000.flver\)",
+            r"notes: this archive holds no FMG text tables \(its first member: 'N:\\\\GR\\\\chr\\\\c0000.flver'\)",
         ),
     ],
 )
