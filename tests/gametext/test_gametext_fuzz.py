@@ -54,12 +54,12 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 3)):
         edit = rng.randrange(6)
         at = rng.randrange(max(len(data), 1))
-        if edit == 0:
+        if edit == 0 and data:
             for _ in range(rng.randint(1, 8)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
         elif edit == 1 and len(data) >= 8:
             value = rng.choice([0, 1, -1, 0x7FFFFFFF, -0x80000000, len(data), len(data) + 1, rng.randrange(1 << 32)])
-            header_at = rng.randrange(min(len(data), 0x80) - 4) if len(data) > 4 else 0
+            header_at = rng.randrange(min(len(data), 0x80) - 4)
             struct.pack_into("<I" if rng.random() < 0.5 else ">I", data, header_at, value & 0xFFFFFFFF)
         elif edit == 2:
             del data[at:]
