@@ -28,8 +28,12 @@ def is_dcx(data: bytes) -> bool:
     return data[:4] == MAGIC
 
 
-def read_header(data: bytes, source: str, max_bytes: int) -> DcxHeader:
-    """The DCX header, checked against the data and against `max_bytes` before anything is unpacked."""
+def read_header(data: bytes, source: str, max_bytes: int, partial: bool = False) -> DcxHeader:
+    """The DCX header, checked against the data and against `max_bytes` before anything is unpacked.
+
+    `partial`: `data` is only the file's start (to peek at a binder's header), so neither the payload's end
+    nor the unpacked size limit is checked.
+    """
     if len(data) < HEADER_SIZE or data[:4] != MAGIC:
         raise GameTextError(f"{source}: not a readable DCX: {len(data)} bytes is shorter than the header (truncated?)")
     if data[0x18:0x1C] != b"DCS\x00" or data[0x24:0x28] != b"DCP\x00":
@@ -40,7 +44,7 @@ def read_header(data: bytes, source: str, max_bytes: int) -> DcxHeader:
         raise GameTextError(f"{source}: this DCX uses {_UNSUPPORTED[algorithm]}; {_UNPACK_HINT}")
     if algorithm not in (b"DFLT", b"KRAK", b"ZSTD"):
         raise GameTextError(f"{source}: unknown DCX compression {algorithm!r}; {_UNPACK_HINT}")
-    if size > max_bytes:
+    if size > max_bytes and not partial:
         raise GameTextError(
             f"{source}: DCX declares {size / 2**20:.0f} MiB unpacked, over the "
             f"{max_bytes / 2**20:.0f} MiB limit (raise --max-file-mib if the file is genuine)"
@@ -51,7 +55,7 @@ def read_header(data: bytes, source: str, max_bytes: int) -> DcxHeader:
         raise GameTextError(f"{source}: not a readable DCX: the DCA block is missing (corrupt header)")
     (dca_size,) = struct.unpack_from(">I", data, dca_at + 4)
     payload_at = dca_at + dca_size
-    if dca_size < 8 or payload_at + payload_size > len(data):
+    if dca_size < 8 or (payload_at + payload_size > len(data) and not partial):
         raise GameTextError(
             f"{source}: DCX declares {payload_size} compressed bytes but holds {max(0, len(data) - payload_at)} "
             "(truncated?)"
@@ -60,8 +64,8 @@ def read_header(data: bytes, source: str, max_bytes: int) -> DcxHeader:
 
 
 def read_dcx(data: bytes, source: str, max_bytes: int, head: int | None = None) -> bytes:
-    """The unpacked content of a DCX, or only about its first `head` bytes (enough to read a binder's header)."""
-    header = read_header(data, source, max_bytes)
+    """The unpacked content of a DCX, or about its first `head` bytes (a binder's header) from the file's start."""
+    header = read_header(data, source, max_bytes, partial=head is not None)
     payload = data[header.payload_at : header.payload_at + header.payload_size]
     wanted = header.size if head is None else min(head, header.size)
     if header.algorithm == b"KRAK":

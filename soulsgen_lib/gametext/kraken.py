@@ -121,7 +121,7 @@ def _decode_requests(limit: int) -> None:
     import ooz
 
     # Output is bounded by the checked block sizes; the address-space cap stops a decoder gone wrong early.
-    cap = 1 << 30 | 4 * limit
+    cap = (1 << 30) + 4 * limit
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     request = sys.stdin.buffer.read()
     out = sys.stdout.buffer

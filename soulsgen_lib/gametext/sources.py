@@ -27,6 +27,7 @@ _BINARY_SUFFIXES = (".fmg", ".msgbnd", ".bnd", ".dcx")
 _BACKUP = re.compile(r"\.(bak|prev|old|backup|orig)$|~$", re.IGNORECASE)
 _SNIFF_BYTES = 2048
 _HEADER_PEEK = 1 << 18  # unpacked bytes read to find a binder's member names (its header comes first)
+_PEEK_READ = 1 << 20  # bytes of the file read for that: one packed Kraken block at most, and the DCX header
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _source_of(path: Path, max_bytes: int, explicit: bool = False) -> SourceFile
     if b"<fmg>" in head or b"<fmg " in head:
         return SourceFile(path, games.UNKNOWN_GAME, XML)
     if is_dcx(head) or is_binder(head):
-        names = [name for name in _binder_member_names(path, size, max_bytes) or [] if name]
+        names = [name for name in _binder_member_names(path, max_bytes) or [] if name]
         if names and not any(name.lower().endswith(".fmg") for name in names):
             if explicit:
                 raise GameTextError(f"{path}: this archive holds no FMG text tables (its first member: {names[0]!r})")
@@ -114,15 +115,15 @@ def _is_fmg_file(head: bytes, size: int) -> bool:
     return declared == size
 
 
-def _binder_member_names(path: Path, size: int, max_bytes: int) -> list[str] | None:
-    """The member names of a binder or DCX-packed binder (from its first unpacked bytes); None when unreadable.
+def _binder_member_names(path: Path, max_bytes: int) -> list[str] | None:
+    """The member names of a binder or DCX-packed binder, from the file's start; None when unreadable.
 
-    An unreadable file stays a source: reading it in full later gives the error with the whole story.
+    Only the start is read, so a folder of large archives that hold no text is passed over quickly. An unreadable
+    file stays a source: reading it in full later gives the error with the whole story.
     """
-    if size > max_bytes:
-        return None
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(_PEEK_READ)
         if is_dcx(data):
             data = read_dcx(data, str(path), max_bytes, head=_HEADER_PEEK)
         return member_names(data, str(path)) if is_binder(data) else []

@@ -1,6 +1,7 @@
 """Files found by their contents whatever their names, each with its game and language, and what a build keeps."""
 
 import json
+import random
 
 import pytest
 from click.testing import CliRunner
@@ -211,3 +212,25 @@ def test_corpus_build_cli_takes_game_kinds_and_language(tmp_path, monkeypatch):
     assert [(row["kind"], row["language"]) for row in corpus_rows(out)] == [("dialogue", "jpnjp")]
     result = CliRunner().invoke(soulsgen, [*args, "--game", "eldenring"])
     assert result.exit_code == 1 and "none of game eldenring in language engus" in result.output
+
+
+@pytest.mark.parametrize("algorithm", ["DFLT", "ZSTD", "KRAK"])
+def test_large_archives_are_recognised_from_their_start(tmp_path, algorithm):
+    noise = random.Random(0).randbytes(3_000_000)  # packs poorly: the payload runs far past what is peeked
+    text = archive("GR", algorithm=algorithm)
+    models = [BinderFile(1, "N:\\GR\\chr\\c0000.flver", noise)]
+    (tmp_path / "text.bin").write_bytes(text)
+    (tmp_path / "models.bin").write_bytes(dcx_bytes(binder_bytes(models), algorithm))
+    big_text = [
+        BinderFile(
+            10, "N:\\GR\\data\\INTERROOT_win64\\msg\\engUS\\GoodsName.fmg", fmg_bytes(FmgTable("", [(1, NAME)], ""), 2)
+        )
+    ]
+    big_text.append(BinderFile(99, "N:\\GR\\data\\INTERROOT_win64\\msg\\engUS\\Padding.fmg", noise))
+    (tmp_path / "big_text.bin").write_bytes(dcx_bytes(binder_bytes(big_text), algorithm))
+    found, ignored = discover([tmp_path], max_bytes=1 << 20)  # the models archive is also over the size limit
+    assert {(source.path.name, source.game) for source in found} == {
+        ("text.bin", "eldenring"),
+        ("big_text.bin", "eldenring"),
+    }
+    assert [path.name for path in ignored] == ["models.bin"]
