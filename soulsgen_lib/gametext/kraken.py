@@ -91,11 +91,12 @@ def decode_kraken(payload: bytes, size: int, source: str, head: int | None = Non
     request = b"".join(
         _LENGTHS.pack(block.end - block.start, block.size) + payload[block.start : block.end] for block in blocks
     )
+    expected = sum(block.size for block in blocks)
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     try:
         child = subprocess.run(
-            [sys.executable, "-m", "soulsgen_lib.gametext.kraken", str(sum(block.size for block in blocks))],
+            [sys.executable, "-m", "soulsgen_lib.gametext.kraken", str(expected)],
             input=request,
             capture_output=True,
             env=env,
@@ -108,7 +109,6 @@ def decode_kraken(payload: bytes, size: int, source: str, head: int | None = Non
         said = child.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = said[-1] if said and child.returncode > 0 else f"the decoder crashed (exit {child.returncode})"
         raise _fail(source, reason[:300])
-    expected = sum(block.size for block in blocks)
     if len(child.stdout) != expected:
         raise _fail(source, f"the decoder gave {len(child.stdout)} bytes, not {expected}")
     return child.stdout
@@ -116,13 +116,14 @@ def decode_kraken(payload: bytes, size: int, source: str, head: int | None = Non
 
 def _decode_requests(limit: int) -> None:
     """Child process: decode the blocks sent on stdin and write their output to stdout, or say which failed."""
-    import resource
-
     import ooz
 
-    # Output is bounded by the checked block sizes; the address-space cap stops a decoder gone wrong early.
-    cap = (1 << 30) + 4 * limit
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    if sys.platform != "win32":
+        import resource
+
+        # Output is bounded by the checked block sizes; the address-space cap stops a decoder gone wrong early.
+        cap = (1 << 30) + 4 * limit
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     request = sys.stdin.buffer.read()
     out = sys.stdout.buffer
     at = index = 0
