@@ -7,7 +7,10 @@ import pytest
 
 from soulsgen_lib.corpus import CorpusError, CorpusOptions, build_corpus
 from soulsgen_lib.gametext import FmgTable, GameTextError
+from soulsgen_lib.gametext.binary import read_binary_tables
+from soulsgen_lib.gametext.binder import BinderFile
 from soulsgen_lib.gametext.fmgbin import fmg_bytes, read_fmg
+from soulsgen_lib.gametext.writers import binder_bytes
 from soulsgen_lib.gametext.xmlfmg import read_fmg_xml
 
 
@@ -107,3 +110,13 @@ def test_the_file_size_limit_holds_for_xml_exports(tmp_path):
     assert (game / "Item_long_desc_.fmg.xml").stat().st_size > 1 << 20
     with pytest.raises(CorpusError, match=r"Item_long_desc_\.fmg\.xml: 2 MiB is over the 1 MiB limit"):
         build_corpus([game], tmp_path / "corpus", CorpusOptions(max_file_bytes=1 << 20))
+
+
+def test_an_error_inside_a_binder_stays_on_one_line_whatever_the_member_is_called(tmp_path):
+    path = tmp_path / "item.msgbnd"
+    path.write_bytes(binder_bytes([BinderFile(24, "Item_long\ndesc_.fmg", b"\x00\x00\x07\x00" + bytes(40))]))
+    with pytest.raises(GameTextError) as caught:
+        list(read_binary_tables(path, lambda name: True, 1 << 20))
+    assert str(caught.value) == f"{path}[Item_long\\ndesc_.fmg]: not a readable FMG table: unknown FMG version 7 " + (
+        "(known: 0 Demon's Souls, 1 Dark Souls, 2 Dark Souls III)"
+    )
