@@ -105,8 +105,14 @@ def language_of_members(names: Iterable[str]) -> str:
     for name in names:
         match = _MEMBER_LANGUAGE.search(name)
         if match:
-            return LANGUAGES.get(match.group(1).lower(), match.group(1).lower())
+            folder = _language_folder(match.group(1))
+            return LANGUAGES.get(folder, folder)
     return UNKNOWN_LANGUAGE
+
+
+def _language_folder(folder: str) -> str:
+    """A language folder's name as `LANGUAGES` spells it: Dark Souls Remastered writes `Data_ENGLISH`."""
+    return folder.lower().removeprefix("data_")
 
 
 def game_of_tables(table_names: Iterable[str]) -> tuple[str | None, bool]:
@@ -135,8 +141,8 @@ def game_of_folder(folder_names: Iterable[str]) -> str | None:
 def language_of_folder(folder_names: Iterable[str]) -> str:
     """The language named by the nearest language folder (`msg/engUS/`, `text/english/`), or `UNKNOWN_LANGUAGE`."""
     for folder in folder_names:
-        if folder.lower() in LANGUAGES:
-            return LANGUAGES[folder.lower()]
+        if _language_folder(folder) in LANGUAGES:
+            return LANGUAGES[_language_folder(folder)]
     return UNKNOWN_LANGUAGE
 
 

@@ -49,8 +49,18 @@ from soulsgen_lib.gametext.games import game_of_folder, game_of_tables
         ("ブースター説明", cat.DESCRIPTION, "booster"),
         ("FCS名", cat.NAME, "fcs"),
         ("FCS説明", cat.DESCRIPTION, "fcs"),
-        # Dark Souls
+        # Dark Souls III
+        ("武器うんちく_dlc1", cat.LORE, "weapon"),
+        ("会話_dlc2", cat.DIALOGUE, ""),
+        ("FDP_システムメッセージ_win64_dlc1", cat.MENU, ""),
+        ("一行ヘルプ", cat.MENU, ""),
+        ("メニュー共通テキスト", cat.MENU, ""),
+        # Dark Souls Remastered
         ("Weapon_long_desc_", cat.LORE, "weapon"),
+        ("Magic_description_", cat.DESCRIPTION, "magic"),
+        ("Single_line_help_", cat.MENU, ""),
+        ("System_message_win32_", cat.MENU, ""),
+        ("Feature_long_desc_", cat.MENU, ""),
         ("Chronicle_", cat.UNKNOWN, ""),
     ],
 )

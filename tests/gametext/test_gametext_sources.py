@@ -102,7 +102,7 @@ def test_a_named_file_that_is_not_game_text_is_one_clear_error(tmp_path, content
         ("NTC", "jpnJP", "sekiro", "jpnjp"),
         ("FNR", "frafr", "ac6", "frafr"),
         ("FDP", "engUS", "ds3", "engus"),
-        ("FRPG", "ENGLISH", "ds1", "engus"),
+        ("FRPG", "Data_ENGLISH", "ds1", "engus"),  # Dark Souls Remastered's language folder
         ("XYZ", "engUS", "eldenring", "engus"),  # unknown code: the table names still say Elden Ring
     ],
 )
