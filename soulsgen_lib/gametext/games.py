@@ -56,7 +56,9 @@ _DLC_SUFFIX = re.compile(r"_dlc\d+$", re.IGNORECASE)
 _TABLE_MARKERS = (
     ("nightreign", True, ("CL_*", "Antique*", "AttachEffect*", "PermanentBuff*", "PersonalScenario*")),
     ("eldenring", True, ("GR_*", "Gem*", "Arts*", "GoodsInfo2", "WeaponEffect", "TalkMsg", "GoodsName")),
-    ("ac6", True, ("ジェネレーター*", "ブースター*", "FCS名", "FCS説明")),
+    ("ac6", True, ("ジェネレーター*", "ブースター*", "FCS名", "FCS説明", "ランカープロフィール", "アーカイブ*")),
+    ("bloodborne", True, ("魔石*", "死因")),
+    ("ds2", True, ("itemname", "simpleexplanation", "detailedexplanation", "bonfirename", "bloodmessage*")),
     ("ds3", False, ("アイテム名", "武器名", "武器うんちく", "会話", "NPC名", "イベントテキスト")),
     ("ds1", False, ("Item_name_", "Weapon_name_", "Item_long_desc_", "Conversation_", "Event_text_")),
 )

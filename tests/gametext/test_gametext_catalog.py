@@ -2,9 +2,13 @@
 
 import pytest
 
-from soulsgen_lib.gametext import GameTextError
+from soulsgen_lib.gametext import FmgTable, GameTextError
 from soulsgen_lib.gametext import catalog as cat
+from soulsgen_lib.gametext.binary import read_binary_tables
+from soulsgen_lib.gametext.binder import BinderFile
+from soulsgen_lib.gametext.fmgbin import fmg_bytes
 from soulsgen_lib.gametext.games import game_of_folder, game_of_tables
+from soulsgen_lib.gametext.writers import binder_bytes
 
 
 @pytest.mark.parametrize(
@@ -49,6 +53,19 @@ from soulsgen_lib.gametext.games import game_of_folder, game_of_tables
         ("ブースター説明", cat.DESCRIPTION, "booster"),
         ("FCS名", cat.NAME, "fcs"),
         ("FCS説明", cat.DESCRIPTION, "fcs"),
+        # Armored Core VI's menu archive, Bloodborne and Dark Souls II: names from SoapstoneLib's table list
+        ("ミッション概要", cat.DESCRIPTION, "mission"),
+        ("アーカイブ内容", cat.LORE, "archive"),
+        ("ランカープロフィール", cat.LORE, ""),
+        ("魔石うんちく", cat.LORE, "blood_gem"),
+        ("魔石効果", cat.DESCRIPTION, ""),
+        ("死因", cat.MENU, ""),
+        ("itemname", cat.NAME, "item"),
+        ("detailedexplanation", cat.LORE, "item"),
+        ("simpleexplanation", cat.DESCRIPTION, "item"),
+        ("mapevent", cat.EVENT, ""),
+        ("bloodmessagesentence", cat.PLAYER_MESSAGE, ""),
+        ("titlemenu", cat.MENU, ""),
         # Dark Souls III
         ("武器うんちく_dlc1", cat.LORE, "weapon"),
         ("会話_dlc2", cat.DIALOGUE, ""),
@@ -90,6 +107,8 @@ def test_kinds_are_read_from_the_words_people_use():
         (["武器名", "ジェネレーター名"], ("ac6", True)),
         (["武器名"], ("ds3", False)),
         (["Item_name_"], ("ds1", False)),
+        (["itemname", "detailedexplanation"], ("ds2", True)),
+        (["魔石名", "武器名"], ("bloodborne", True)),
         (["Chronicle_"], (None, False)),
     ],
 )
@@ -112,3 +131,29 @@ def test_table_names_point_to_a_game(tables, expected):
 )
 def test_folder_names_point_to_a_game(folders, game):
     assert game_of_folder(folders) == game
+
+
+def test_a_patch_table_is_named_as_the_table_it_updates():
+    assert cat.binder_table_name("アイテムうんちくパッチ", 100) == "アイテムうんちく"
+    assert cat.binder_table_name("Item_long_desc_", 100) == "Item_long_desc_"
+    assert cat.binder_table_name("", 24) == "Item_long_desc_"
+    assert cat.binder_table_name("Chronicle_", 500) == "Chronicle_"
+
+
+def test_a_patch_table_overlays_its_base_table_in_a_binder(tmp_path):
+    path = tmp_path / "item.msgbnd"
+    members = [
+        BinderFile(
+            24,
+            "N:\\FRPG\\data\\Msg\\Data_JAPANESE\\アイテムうんちく.fmg",
+            fmg_bytes(FmgTable("", [(1, "old"), (2, "kept")], "")),
+        ),
+        BinderFile(
+            100,
+            "N:\\FRPG\\data\\Msg\\Data_JAPANESE\\アイテムうんちくパッチ.fmg",
+            fmg_bytes(FmgTable("", [(1, "new")], "")),
+        ),
+    ]
+    path.write_bytes(binder_bytes(members, 3))
+    (table,) = read_binary_tables(path, lambda name: True, 1 << 20)
+    assert (table.name, table.entries) == ("アイテムうんちく", [(1, "new"), (2, "kept")])
