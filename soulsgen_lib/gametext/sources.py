@@ -18,7 +18,7 @@ from soulsgen_lib.gametext.binary import read_binary_tables, table_name_of_membe
 from soulsgen_lib.gametext.binder import is_binder, member_names
 from soulsgen_lib.gametext.dcx import is_dcx, read_dcx
 from soulsgen_lib.gametext.fmgbin import looks_like_fmg
-from soulsgen_lib.gametext.xmlfmg import read_fmg_xml, table_name_of
+from soulsgen_lib.gametext.xmlfmg import declared_table_name, read_fmg_xml
 
 XML = "xml"
 BINARY = "binary"
@@ -156,7 +156,7 @@ def _settle_games(found: list[SourceFile]) -> list[SourceFile]:
 
 
 def _table_name(source: SourceFile) -> str:
-    return table_name_of(source.path) if source.format == XML else table_name_of_member(source.path.name)
+    return declared_table_name(source.path) if source.format == XML else table_name_of_member(source.path.name)
 
 
 def _unpacked_copy_exists(path: Path, present: set[Path]) -> bool:
@@ -182,8 +182,7 @@ def wanted_source(source: SourceFile, game_ids: Iterable[str], languages: Iterab
 def read_tables(source: SourceFile, wanted: Callable[[str], bool], max_bytes: int) -> Iterator[FmgTable]:
     """The tables of `source` whose name passes `wanted`; binders holding a table twice give the newer copy."""
     if source.format == XML:
-        table = read_fmg_xml(source.path, max_bytes)  # its <filename>, not the file's own name, names the table
-        if wanted(table.name):
-            yield table
+        if wanted(declared_table_name(source.path)):
+            yield read_fmg_xml(source.path, max_bytes)
         return
     yield from read_binary_tables(source.path, wanted, max_bytes)

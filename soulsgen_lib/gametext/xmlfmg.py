@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lxml import etree
@@ -10,6 +11,8 @@ from soulsgen_lib.gametext import FmgTable, GameTextError
 
 NULL_TEXT = "%null%"
 _READ_TAGS = ("text", "version", "bigendian", "filename")
+_HEAD_BYTES = 4096
+_FILENAME = re.compile(rb"<filename>([^<]*)</filename>")
 
 
 def table_name_of(path: Path) -> str:
@@ -18,6 +21,19 @@ def table_name_of(path: Path) -> str:
     for suffix in (".xml", ".fmg"):
         name = name.removesuffix(suffix)
     return name
+
+
+def declared_table_name(path: Path) -> str:
+    """The table's name without parsing the file: its `<filename>` (WitchyBND) if near the top, else the file name."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        return table_name_of(path)  # reading it in full gives the error
+    match = _FILENAME.search(head)
+    if not match:
+        return table_name_of(path)
+    return table_name_of(Path(match.group(1).decode("utf-8", "replace").strip().replace("\\", "/")))
 
 
 def read_fmg_xml(path: Path, max_bytes: int = 256 << 20) -> FmgTable:

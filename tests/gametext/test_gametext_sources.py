@@ -15,6 +15,7 @@ from soulsgen_lib.gametext.fmgbin import fmg_bytes
 from soulsgen_lib.gametext.games import GAMES
 from soulsgen_lib.gametext.sources import discover
 from soulsgen_lib.gametext.writers import binder_bytes, dcx_bytes
+from soulsgen_lib.gametext.xmlfmg import fmg_xml_bytes
 
 LORE = "A candle of pale tallow, lit for travellers who never came home."
 TALK = "Stay a while, and hear the tolling of the distant bell."
@@ -234,3 +235,12 @@ def test_large_archives_are_recognised_from_their_start(tmp_path, algorithm):
         ("big_text.bin", "eldenring"),
     }
     assert [path.name for path in ignored] == ["models.bin"]
+
+
+def test_a_renamed_xml_export_keeps_the_table_name_it_declares(tmp_path):
+    (tmp_path / "er").mkdir()
+    (tmp_path / "er" / "export 1.txt").write_bytes(fmg_xml_bytes(FmgTable("GoodsCaption", [(10, LORE)], "")))
+    (tmp_path / "er" / "export 2.txt").write_bytes(fmg_xml_bytes(FmgTable("GoodsName", [(10, NAME)], "")))
+    build_corpus([tmp_path / "er"], tmp_path / "corpus")
+    (row,) = corpus_rows(tmp_path / "corpus")
+    assert (row["table"], row["kind"], row["item"], row["game"]) == ("GoodsCaption", "lore", NAME, "eldenring")
