@@ -19,7 +19,7 @@ GAMES = {
 UNKNOWN_GAME = "unknown"
 
 # Binder member paths start with the studio's project code: `N:\GR\data\INTERROOT_win64\msg\engUS\GoodsName.fmg`.
-# GR, NTC, FNR and CL were read from real archives; FRPG, FDP, SPRJ and FRPG2 from the modding tools' docs.
+# GR, CL, NTC, FNR, FDP and FRPG were read from real archives; SPRJ and FRPG2 come from the modding tools' docs.
 _PROJECT_CODES = {
     "FRPG": "ds1",
     "FRPG2": "ds2",
