@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.gametext import DEFAULT_LANGUAGES, MAX_FILE_BYTES
 from soulsgen_lib.gametext.catalog import ALL_KINDS, CORPUS_KINDS
 from soulsgen_lib.gametext.games import GAMES
 
 _MAX_FILE_MIB = click.option(
     "--max-file-mib",
     type=click.IntRange(1),
-    default=256,
+    default=MAX_FILE_BYTES >> 20,
     show_default=True,
     help="Largest file, or declared unpacked archive, accepted.",
 )
@@ -37,7 +38,7 @@ _SELECTION_OPTIONS = (
         "--language",
         "languages",
         multiple=True,
-        default=("engus",),
+        default=DEFAULT_LANGUAGES,
         show_default=True,
         help="Language folder to read (repeatable), e.g. engus, jpnjp; files of unknown language are always read.",
     ),

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from soulsgen_lib.atomic import atomic_dir
 from soulsgen_lib.checksum import file_sha256
-from soulsgen_lib.gametext import FmgTable, GameTextError, clean
+from soulsgen_lib.gametext import DEFAULT_LANGUAGES, MAX_FILE_BYTES, FmgTable, GameTextError, clean
 from soulsgen_lib.gametext import catalog as cat
 from soulsgen_lib.gametext.games import check_games
 from soulsgen_lib.gametext.sources import SourceFile, discover, read_tables, wanted_source
@@ -52,7 +52,7 @@ class CorpusOptions:
 
     kinds: tuple[str, ...] = cat.CORPUS_KINDS
     games: tuple[str, ...] = ()  # game ids (gametext.games.GAMES) to read; empty: every game
-    languages: tuple[str, ...] = ("engus",)  # files of another known language are passed over
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # files of another known language are passed over
     include_tables: tuple[str, ...] = ()  # unknown tables to take in anyway, by name
     test_fraction: float = 0.05
     boilerplate_threshold: int = 3  # a sentence found in this many distinct entries is kept once
@@ -60,7 +60,7 @@ class CorpusOptions:
     dialogue_join_gap: int = 1000  # ids further apart than this are never one conversation line
     min_word_count: int = 3  # words.txt keeps words seen at least this often
     skip_bad: bool = False
-    max_file_bytes: int = 256 * 1024 * 1024
+    max_file_bytes: int = MAX_FILE_BYTES
     progress: bool = False
     workers: int = 0  # processes that read and clean files; 0: one per idle CPU. The corpus is the same either way.
 

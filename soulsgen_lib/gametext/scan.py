@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from soulsgen_lib.gametext import GameTextError
+from soulsgen_lib.gametext import DEFAULT_LANGUAGES, GameTextError
 from soulsgen_lib.gametext import catalog as cat
 from soulsgen_lib.gametext.sources import discover, read_tables, wanted_source
 
@@ -29,7 +29,7 @@ class ScanFilter:
     """What a build would keep: its games (empty: all), languages, table kinds and unknown tables taken in."""
 
     games: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ("engus",)
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
     kinds: tuple[str, ...] = cat.CORPUS_KINDS
     include_tables: tuple[str, ...] = ()
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from soulsgen_lib.gametext import FmgTable, GameTextError, games
+from soulsgen_lib.gametext import MAX_FILE_BYTES, FmgTable, GameTextError, games
 from soulsgen_lib.gametext.binary import read_binary_tables, table_name_of_member
 from soulsgen_lib.gametext.binder import is_binder, member_names
 from soulsgen_lib.gametext.dcx import is_dcx, read_dcx
@@ -41,7 +41,7 @@ class SourceFile:
     member_tables: tuple[str, ...] = field(default=(), repr=False)  # a binder's table names, for game detection
 
 
-def discover(paths: list[Path], max_bytes: int = 256 << 20) -> tuple[list[SourceFile], list[Path]]:
+def discover(paths: list[Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[SourceFile], list[Path]]:
     """Every game-text file under `paths` in a stable order, and the files that were passed over.
 
     A file named in `paths` is read whatever its name and fails clearly when it holds no game text; inside a

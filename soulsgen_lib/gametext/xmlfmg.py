@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from soulsgen_lib.gametext import FmgTable, GameTextError
+from soulsgen_lib.gametext import MAX_FILE_BYTES, FmgTable, GameTextError
 
 NULL_TEXT = "%null%"
 _READ_TAGS = ("text", "version", "bigendian", "filename")
@@ -36,7 +36,7 @@ def declared_table_name(path: Path) -> str:
     return table_name_of(Path(match.group(1).decode("utf-8", "replace").strip().replace("\\", "/")))
 
 
-def read_fmg_xml(path: Path, max_bytes: int = 256 << 20) -> FmgTable:
+def read_fmg_xml(path: Path, max_bytes: int = MAX_FILE_BYTES) -> FmgTable:
     """Parse one exported table; elements are found by name and `%null%` becomes None.
 
     The parse streams (each element is freed once read), so memory follows the table, not the file's markup.
