@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from soulsgen_lib.gametext import FmgTable
-from soulsgen_lib.gametext.binder import BinderFile, bnd4_bytes
-from soulsgen_lib.gametext.dcx import dcx_bytes
+from soulsgen_lib.gametext.binder import BinderFile
 from soulsgen_lib.gametext.fmgbin import fmg_bytes
+from soulsgen_lib.gametext.writers import binder_bytes, dcx_bytes
 from soulsgen_lib.gametext.xmlfmg import fmg_xml_bytes
 
 # ---------------------------------------------------------------- word banks (all invented for this project)
@@ -1385,7 +1385,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     binder_path = out / "ds3" / "msg" / "engUS" / "menu_dlc2.msgbnd.dcx"
-    binder_path.write_bytes(dcx_bytes(bnd4_bytes(members)))
+    binder_path.write_bytes(dcx_bytes(binder_bytes(members)))
 
     # Dark Souls II-style loose binary tables (FMG version 1, little-endian).
     ds2 = Grammar(args.seed + 2)

@@ -21,9 +21,10 @@ from typing import Any, BinaryIO, NamedTuple
 
 from soulsgen_lib.atomic import atomic_dir
 from soulsgen_lib.checksum import file_sha256
-from soulsgen_lib.gametext import FmgTable, GameTextError, clean
+from soulsgen_lib.gametext import DEFAULT_LANGUAGES, MAX_FILE_BYTES, FmgTable, GameTextError, clean
 from soulsgen_lib.gametext import catalog as cat
-from soulsgen_lib.gametext.sources import SourceFile, discover, read_tables
+from soulsgen_lib.gametext.games import check_games
+from soulsgen_lib.gametext.sources import SourceFile, discover, read_tables, wanted_source
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class CorpusOptions:
     """How to build a corpus; the defaults suit the games' text."""
 
     kinds: tuple[str, ...] = cat.CORPUS_KINDS
+    games: tuple[str, ...] = ()  # game ids (gametext.games.GAMES) to read; empty: every game
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # files of another known language are passed over
     include_tables: tuple[str, ...] = ()  # unknown tables to take in anyway, by name
     test_fraction: float = 0.05
     boilerplate_threshold: int = 3  # a sentence found in this many distinct entries is kept once
@@ -57,7 +60,7 @@ class CorpusOptions:
     dialogue_join_gap: int = 1000  # ids further apart than this are never one conversation line
     min_word_count: int = 3  # words.txt keeps words seen at least this often
     skip_bad: bool = False
-    max_file_bytes: int = 256 * 1024 * 1024
+    max_file_bytes: int = MAX_FILE_BYTES
     progress: bool = False
     workers: int = 0  # processes that read and clean files; 0: one per idle CPU. The corpus is the same either way.
 
@@ -83,6 +86,7 @@ class _Record(NamedTuple):
     """One entry after cleaning: where it came from, its split score, its sentences and their counter keys."""
 
     game: str
+    language: str
     table: str
     kind: str
     category: str | None  # the item family whose names label the entry (description and lore tables)
@@ -134,11 +138,20 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
         raise CorpusError(
             f"{out_dir} holds published corpus versions (it has a `latest` pointer): write the corpus elsewhere"
         )
-    files, ignored = discover([Path(p) for p in sources])
+    check_games(options.games)
+    found, ignored = discover([Path(p) for p in sources], options.max_file_bytes)
+    files = [f for f in found if wanted_source(f, options.games, options.languages)]
+    ignored += [f.path for f in found if not wanted_source(f, options.games, options.languages)]
     if not files:
+        present = sorted({f"{f.game} ({f.language or 'language unknown'})" for f in found})
         raise CorpusError(
-            f"no game text found under {', '.join(map(str, sources))}: expected *.fmg.xml exports, *.fmg, "
-            "*.msgbnd or *.msgbnd.dcx files"
+            f"no game text found under {', '.join(map(str, sources))}: "
+            + (
+                f"found {', '.join(present)} but none of game {', '.join(options.games) or 'any'} in language "
+                f"{', '.join(options.languages)} (see `soulsgen corpus scan`)"
+                if found
+                else "expected FMG XML exports, FMG tables, BND3/BND4 binders or DCX archives"
+            )
         )
     counts = clean.RuleCounts()
     with _Workers(_worker_count(options, len(files))) as workers, atomic_dir(out_dir) as tmp:
@@ -261,7 +274,7 @@ class _FileReader:
                     result.unknown.append(table.name)
                     result.counts.entries[clean.EXCLUDED_TABLE] += len(table.entries)
                 else:
-                    records += self._records(source.game, table, kind, result)
+                    records += self._records(source, table, kind, result)
         except GameTextError as error:
             result.error = str(error)
         result.records = marshal.dumps((_TABLES, records))
@@ -283,7 +296,7 @@ class _FileReader:
                     names[entry_id] = clean.normalise_name(name, counts)
         return names
 
-    def _records(self, game: str, table: FmgTable, kind: cat.TableKind, result: _FileResult) -> list[tuple]:
+    def _records(self, source: SourceFile, table: FmgTable, kind: cat.TableKind, result: _FileResult) -> list[tuple]:
         """The table's records (`_Record` fields in a plain tuple, for marshal), noted in `result` as well."""
         # Variants (upgrade levels, infusions) repeat one text many times: clean each text once, count every entry.
         occurrences = Counter(text for _, text in table.entries)
@@ -305,9 +318,9 @@ class _FileReader:
             if not sentences:
                 continue
             keys = [SentenceCounter.key(sentence) for sentence in sentences]
-            entry_key = f"{game}/{table.name}/{min(ids)}"
+            entry_key = f"{source.game}/{table.name}/{min(ids)}"
             score = split_score(entry_key)
-            records.append((game, table.name, kind.kind, category, ids, score, sentences, keys))
+            records.append((source.game, source.language, table.name, kind.kind, category, ids, score, sentences, keys))
             sentence_count += len(sentences)
             result.entry_sentence_keys.extend(dict(zip(sentences, keys, strict=True)).values())  # once per entry
             if result.smallest_split_key is None or (score, entry_key) < result.smallest_split_key:
@@ -467,7 +480,8 @@ def _write_outputs(
             split = "test" if is_test else "train"
             item = "null" if item_name is None else _json_string(item_name)
             prefix = (
-                f'{{"game": {_json_string(record.game)}, "table": {_json_string(record.table)}, '
+                f'{{"game": {_json_string(record.game)}, "language": {_json_string(record.language)}, '
+                f'"table": {_json_string(record.table)}, '
                 f'"kind": "{record.kind}", "ids": {record.ids}, "item": {item}, "split": "{split}"'
             )
             kept = record.sentences
@@ -503,7 +517,13 @@ def _write_outputs(
     manifest = {
         "created_by": "soulsgen corpus build",
         "inputs": [
-            {"path": str(f.path), "game": f.game, "sha256": file_sha256(f.path), "bytes": f.path.stat().st_size}
+            {
+                "path": str(f.path),
+                "game": f.game,
+                "language": f.language,
+                "sha256": file_sha256(f.path),
+                "bytes": f.path.stat().st_size,
+            }
             for f in files
         ],
         "ignored_files": [str(p) for p in ignored],

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from soulsgen_lib.errors import SoulsgenError
 
+MAX_FILE_BYTES = 256 << 20  # the default limit on a file's size, or an archive's declared unpacked size
+DEFAULT_LANGUAGES = ("engus",)  # English: a build reads it, and files whose language is not known
+
 
 class GameTextError(SoulsgenError):
     """Game text that cannot be read: the message names the file (and line or offset) and what to do."""

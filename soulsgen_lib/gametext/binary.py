@@ -49,7 +49,7 @@ def read_binary_tables(path: Path, wanted: Callable[[str], bool], max_bytes: int
             name = binder_table_name(table_name_of_member(member.name), member.id)
             if not wanted(name):
                 continue
-            source = f"{path}[{member.name or member.id}]"
+            source = f"{path}[{_printable(member.name) or member.id}]"
             table = read_fmg(unpack(member.data, source, max_bytes), name, source)
             if name in merged:
                 merged[name] = _overlay(merged[name], table)
@@ -62,6 +62,11 @@ def read_binary_tables(path: Path, wanted: Callable[[str], bool], max_bytes: int
             yield read_fmg(data, name, str(path))
     else:
         raise GameTextError(f"{path}: not an FMG table, BND3/BND4 binder or DCX (starts with {data[:4]!r})")
+
+
+def _printable(name: str) -> str:
+    """A member name fit for a one-line message: control characters (a corrupt binder's) written as escapes."""
+    return "".join(character if character.isprintable() else repr(character)[1:-1] for character in name)
 
 
 def _overlay(older: FmgTable, newer: FmgTable) -> FmgTable:

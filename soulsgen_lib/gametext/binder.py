@@ -1,4 +1,4 @@
-"""BND3 and BND4 binders (`*.msgbnd`): a bounds-checked reader and a writer for the layouts the games use."""
+"""BND3 and BND4 binders (`*.msgbnd`): a bounds-checked reader (the writer for tests and tools is `writers`)."""
 
 from __future__ import annotations
 
@@ -46,14 +46,33 @@ def _fail(source: str, reason: str) -> GameTextError:
 
 def read_binder(data: bytes, source: str) -> list[BinderFile]:
     """The files of a BND3 or BND4 binder; a compressed member (a DCX inside) is returned still packed."""
+    unicode, big_endian, headers = _file_headers(data, source)
+    return [
+        BinderFile(
+            file_id,
+            "" if name_at is None else _name_at(data, name_at, unicode, big_endian, source),
+            _member(data, offset, size, source, index),
+        )
+        for index, (file_id, name_at, offset, size) in enumerate(headers)
+    ]
+
+
+def member_names(data: bytes, source: str) -> list[str]:
+    """The member names of a binder from its header alone: `data` may stop before the members' contents."""
+    unicode, big_endian, headers = _file_headers(data, source)
+    return [_name_at(data, name_at, unicode, big_endian, source) for _, name_at, _, _ in headers if name_at is not None]
+
+
+def _file_headers(data: bytes, source: str) -> tuple[bool, bool, list[tuple[int, int | None, int, int]]]:
+    """Whether names are UTF-16 and big-endian, and each file's (id, name offset, data offset, size)."""
     if data[:4] == b"BND4":
         return _read_bnd4(data, source)
     if data[:4] == b"BND3":
-        return _read_bnd3(data, source)
+        return False, False, _read_bnd3(data, source)
     raise _fail(source, f"magic {data[:4]!r} is neither BND3 nor BND4")
 
 
-def _read_bnd4(data: bytes, source: str) -> list[BinderFile]:
+def _read_bnd4(data: bytes, source: str) -> tuple[bool, bool, list[tuple[int, int | None, int, int]]]:
     if len(data) < 0x40:
         raise _fail(source, f"{len(data)} bytes is shorter than the BND4 header (truncated?)")
     big_endian = data[9] == 1
@@ -70,7 +89,7 @@ def _read_bnd4(data: bytes, source: str) -> list[BinderFile]:
         raise _fail(source, f"file header size {header_size} does not match format 0x{fmt:02X} (corrupt header)")
     if count < 0 or 0x40 + count * header_size > len(data):
         raise _fail(source, f"{count} file headers run past the end of the data (truncated?)")
-    files = []
+    headers = []
     for index in range(count):
         at = 0x40 + index * header_size
         at += 8  # flags byte, padding and -1
@@ -79,9 +98,8 @@ def _read_bnd4(data: bytes, source: str) -> list[BinderFile]:
         if fmt & FORMAT_COMPRESSION:
             at += 8
         offset, file_id, name_offset = _offset_id_name(data, at, order, fmt, "I")
-        name = "" if name_offset is None else _name_at(data, name_offset, unicode, big_endian, source)
-        files.append(BinderFile(file_id, name, _member(data, offset, size, source, index)))
-    return files
+        headers.append((file_id, name_offset, offset, size))
+    return unicode, big_endian, headers
 
 
 def _offset_id_name(data: bytes, at: int, order: str, fmt: int, name_format: str) -> tuple[int, int, int | None]:
@@ -105,7 +123,7 @@ def _offset_id_name(data: bytes, at: int, order: str, fmt: int, name_format: str
     return offset, file_id, name_offset
 
 
-def _read_bnd3(data: bytes, source: str) -> list[BinderFile]:
+def _read_bnd3(data: bytes, source: str) -> list[tuple[int, int | None, int, int]]:
     if len(data) < 0x20:
         raise _fail(source, f"{len(data)} bytes is shorter than the BND3 header (truncated?)")
     bit_big_endian = data[0x0E] == 1
@@ -116,15 +134,14 @@ def _read_bnd3(data: bytes, source: str) -> list[BinderFile]:
     header_size += (4 if fmt & (FORMAT_NAMES1 | FORMAT_NAMES2) else 0) + (4 if fmt & FORMAT_COMPRESSION else 0)
     if count < 0 or 0x20 + count * header_size > len(data):
         raise _fail(source, f"{count} file headers run past the end of the data (truncated?)")
-    files = []
+    headers = []
     for index in range(count):
         at = 0x20 + index * header_size
         (size,) = struct.unpack_from(f"{order}i", data, at + 4)
         at += 8
         offset, file_id, name_offset = _offset_id_name(data, at, order, fmt, "i")
-        name = "" if name_offset is None else _name_at(data, name_offset, False, False, source)
-        files.append(BinderFile(file_id, name, _member(data, offset, size, source, index)))
-    return files
+        headers.append((file_id, name_offset, offset, size))
+    return headers
 
 
 def _member(data: bytes, offset: int, size: int, source: str, index: int) -> bytes:
@@ -155,53 +172,3 @@ def _name_at(data: bytes, offset: int, unicode: bool, big_endian: bool, source: 
         return raw.decode(encoding)
     except UnicodeDecodeError:
         raise _fail(source, f"file name at {offset} is not valid {encoding}") from None
-
-
-def bnd4_bytes(files: list[BinderFile], unicode: bool = True) -> bytes:
-    """A little-endian BND4 with ids, names and sizes, as the games' `*.msgbnd` files are laid out."""
-    header_size = 0x10 + 4 + 8 + 4 + 4
-    names_at = 0x40 + len(files) * header_size
-    names = bytearray()
-    name_offsets = []
-    for file in files:
-        name_offsets.append(names_at + len(names))
-        names += file.name.encode("utf-16-le") + b"\x00\x00" if unicode else file.name.encode("shift_jis") + b"\x00"
-    data_at = _align(names_at + len(names), 16)
-    headers = bytearray()
-    body = bytearray()
-    for file, name_offset in zip(files, name_offsets, strict=True):
-        offset = data_at + len(body)
-        headers += bytes((_reverse_bits(FILE_STANDARD), 0, 0, 0)) + struct.pack("<i", -1)
-        headers += struct.pack("<qqIiI", len(file.data), len(file.data), offset, file.id, name_offset)
-        body += file.data
-        body += bytes(_align(len(body), 16) - len(body))
-    head = b"BND4" + bytes((0, 0, 0, 0, 0, 0, 1, 0)) + struct.pack("<iq", len(files), 0x40) + b"07D7R6\x00\x00"
-    head += struct.pack("<qq", header_size, data_at) + bytes((1 if unicode else 0, _reverse_bits(MSG_FORMAT), 0, 0))
-    head += struct.pack("<iq", 0, 0)
-    return bytes(head + headers + names + bytes(data_at - names_at - len(names)) + body)
-
-
-def bnd3_bytes(files: list[BinderFile]) -> bytes:
-    """A little-endian BND3 with ids, names and sizes (Dark Souls layout)."""
-    header_size = 8 + 4 + 4 + 4 + 4
-    names_at = 0x20 + len(files) * header_size
-    names = bytearray()
-    name_offsets = []
-    for file in files:
-        name_offsets.append(names_at + len(names))
-        names += file.name.encode("shift_jis") + b"\x00"
-    data_at = _align(names_at + len(names), 16)
-    headers = bytearray()
-    body = bytearray()
-    for file, name_offset in zip(files, name_offsets, strict=True):
-        headers += bytes((_reverse_bits(FILE_STANDARD), 0, 0, 0))
-        headers += struct.pack("<iIiii", len(file.data), data_at + len(body), file.id, name_offset, len(file.data))
-        body += file.data
-        body += bytes(_align(len(body), 16) - len(body))
-    head = b"BND3" + b"07D7R6\x00\x00" + bytes((_reverse_bits(MSG_FORMAT), 0, 0, 0))
-    head += struct.pack("<iiii", len(files), names_at + len(names), 0, 0)
-    return bytes(head + headers + names + bytes(data_at - names_at - len(names)) + body)
-
-
-def _align(value: int, alignment: int) -> int:
-    return (value + alignment - 1) // alignment * alignment

@@ -30,6 +30,8 @@ def read_fmg(data: bytes, name: str, source: str) -> FmgTable:
         raise _fail(source, f"unknown FMG version {version} (known: 0 Demon's Souls, 1 Dark Souls, 2 Dark Souls III)")
     order = ">" if big_endian else "<"
     wide = version == 2
+    if wide and len(data) < 0x28:
+        raise _fail(source, f"{len(data)} bytes is shorter than the version 2 header")
     unicode = data[8] == 1
     group_count, string_count = struct.unpack_from(f"{order}ii", data, 0x0C)
     if wide:
@@ -42,18 +44,37 @@ def read_fmg(data: bytes, name: str, source: str) -> FmgTable:
         raise _fail(source, f"group count {group_count} runs past the end of the data (truncated?)")
     if string_count < 0 or not 0 <= table_offset <= len(data) - string_count * slot_size:
         raise _fail(source, f"string table ({string_count} offsets at {table_offset}) runs past the end (truncated?)")
+    groups = [struct.unpack_from(f"{order}iii", data, groups_at + group * group_size) for group in range(group_count)]
+    _check_groups(groups, string_count, source)
     slot_format = f"{order}{'q' if wide else 'i'}"
     encoding = ("utf-16-be" if big_endian else "utf-16-le") if unicode else "shift_jis"
+    # Slots may share a string: each is decoded once. Strings that overlap could make a small file decode to
+    # far more text than it holds, so the text read may not outgrow the file (every character takes a byte).
+    strings: dict[int, str | None] = {}
+    characters = 0
     entries: list[tuple[int, str | None]] = []
-    for group in range(group_count):
-        index, first_id, last_id = struct.unpack_from(f"{order}iii", data, groups_at + group * group_size)
+    for index, first_id, last_id in groups:
+        for slot in range(last_id - first_id + 1):
+            (offset,) = struct.unpack_from(slot_format, data, table_offset + (index + slot) * slot_size)
+            if offset not in strings:
+                strings[offset] = text = _string_at(data, offset, unicode, encoding, source)
+                characters += len(text or "")
+                if characters > len(data):
+                    raise _fail(source, f"string at {offset} overlaps other strings (corrupt)")
+            entries.append((first_id + slot, strings[offset]))
+    return FmgTable(name=name, entries=entries, source=source, version=VERSION_NAMES[version], big_endian=big_endian)
+
+
+def _check_groups(groups: list[tuple[int, int, int]], string_count: int, source: str) -> None:
+    """Each group's ids map to its own run of string slots: in range, and never shared with another group."""
+    previous_end = 0
+    for number, (index, first_id, last_id) in sorted(enumerate(groups), key=lambda group: group[1][0]):
         count = last_id - first_id + 1
         if count < 1 or index < 0 or index + count > string_count:
-            raise _fail(source, f"group {group} (ids {first_id}..{last_id}, slot {index}) is out of range")
-        for slot in range(count):
-            (offset,) = struct.unpack_from(slot_format, data, table_offset + (index + slot) * slot_size)
-            entries.append((first_id + slot, _string_at(data, offset, unicode, encoding, source)))
-    return FmgTable(name=name, entries=entries, source=source, version=VERSION_NAMES[version], big_endian=big_endian)
+            raise _fail(source, f"group {number} (ids {first_id}..{last_id}, slot {index}) is out of range")
+        if index < previous_end:
+            raise _fail(source, f"group {number} (slot {index}) reuses the string slots of another group (corrupt)")
+        previous_end = index + count
 
 
 def _string_at(data: bytes, offset: int, unicode: bool, encoding: str, source: str) -> str | None:

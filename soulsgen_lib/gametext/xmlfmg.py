@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lxml import etree
 
-from soulsgen_lib.gametext import FmgTable, GameTextError
+from soulsgen_lib.gametext import MAX_FILE_BYTES, FmgTable, GameTextError
 
 NULL_TEXT = "%null%"
 _READ_TAGS = ("text", "version", "bigendian", "filename")
+_HEAD_BYTES = 4096
+_FILENAME = re.compile(rb"<filename>([^<]*)</filename>")
 
 
 def table_name_of(path: Path) -> str:
@@ -20,7 +23,20 @@ def table_name_of(path: Path) -> str:
     return name
 
 
-def read_fmg_xml(path: Path) -> FmgTable:
+def declared_table_name(path: Path) -> str:
+    """The table's name without parsing the file: its `<filename>` (WitchyBND) if near the top, else the file name."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        return table_name_of(path)  # reading it in full gives the error
+    match = _FILENAME.search(head)
+    if not match:
+        return table_name_of(path)
+    return table_name_of(Path(match.group(1).decode("utf-8", "replace").strip().replace("\\", "/")))
+
+
+def read_fmg_xml(path: Path, max_bytes: int = MAX_FILE_BYTES) -> FmgTable:
     """Parse one exported table; elements are found by name and `%null%` becomes None.
 
     The parse streams (each element is freed once read), so memory follows the table, not the file's markup.
@@ -28,13 +44,21 @@ def read_fmg_xml(path: Path) -> FmgTable:
     """
     table = FmgTable(name=table_name_of(path), entries=[], source=str(path))
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise GameTextError(
+                f"{path}: {size / 2**20:.0f} MiB is over the {max_bytes / 2**20:.0f} MiB limit "
+                "(raise --max-file-mib if the file is genuine)"
+            )
         elements = etree.iterparse(str(path), tag=_READ_TAGS, resolve_entities=False, no_network=True, huge_tree=True)
         for _, element in elements:
             tag = element.tag
             if tag == "text":
                 raw_id = element.get("id")
-                entry_id = int(raw_id) if raw_id and raw_id.isdigit() and len(raw_id) < 19 else _entry_id(path, element)
-                table.entries.append((entry_id, _entry_text(element.text)))
+                simple = raw_id and raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 19
+                entry_id = int(raw_id) if simple else _entry_id(path, element)
+                text = _text_around_comments(path, element) if len(element) else element.text
+                table.entries.append((entry_id, _entry_text(text)))
                 # Free what was read: memory then follows the entries kept, not the document tree.
                 element.clear(keep_tail=False)
                 while element.getprevious() is not None:
@@ -47,7 +71,8 @@ def read_fmg_xml(path: Path) -> FmgTable:
                 table.name = table_name_of(Path(element.text.strip().replace("\\", "/")))
     except etree.XMLSyntaxError as error:
         line = error.lineno if error.lineno else "?"
-        raise GameTextError(f"{path}:{line}: malformed XML: {error.msg}; fix or re-export the file") from None
+        reason = " ".join(error.msg.split())  # lxml's message may hold line breaks
+        raise GameTextError(f"{path}:{line}: malformed XML: {reason}; fix or re-export the file") from None
     except OSError as error:
         raise GameTextError(f"{path}: cannot read: {error.strerror or error}") from None
     if elements.root is None:
@@ -66,6 +91,28 @@ def _entry_id(path: Path, element: etree._Element) -> int:
         raise GameTextError(
             f"{path}:{element.sourceline}: <text> needs a whole-number id attribute, got {raw!r}"
         ) from None
+
+
+def _text_around_comments(path: Path, element: etree._Element) -> str:
+    """The text of a `<text>` holding comments; an element or unexpanded entity inside is a clear error.
+
+    Exports hold plain text (`<`, `&` escaped), so markup there means a hand edit went wrong: its text is
+    neither kept as markup nor silently dropped.
+    """
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child, etree._Entity):
+            raise GameTextError(
+                f"{path}:{child.sourceline}: <text id={element.get('id')!r}> holds the entity reference {child.text}, "
+                "which is not expanded: write the character itself"
+            )
+        if not isinstance(child, etree._Comment | etree._ProcessingInstruction):
+            raise GameTextError(
+                f"{path}:{child.sourceline}: <text id={element.get('id')!r}> holds a <{child.tag}> element; "
+                "entry text is plain: escape '<' as &lt;"
+            )
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _entry_text(text: str | None) -> str | None:

@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from soulsgen_lib.corpus import CorpusError, CorpusOptions, build_corpus
 from soulsgen_lib.gametext import FmgTable, GameTextError
 from soulsgen_lib.gametext.binary import read_binary_tables
-from soulsgen_lib.gametext.binder import BinderFile, bnd3_bytes, bnd4_bytes, read_binder
-from soulsgen_lib.gametext.dcx import dcx_bytes, read_dcx
+from soulsgen_lib.gametext.binder import BinderFile, read_binder
+from soulsgen_lib.gametext.dcx import read_dcx
 from soulsgen_lib.gametext.fmgbin import fmg_bytes, read_fmg
+from soulsgen_lib.gametext.writers import binder_bytes, dcx_bytes
 from soulsgen_lib.gametext.xmlfmg import fmg_xml_bytes
 
 LIMIT = 1 << 20
@@ -43,9 +44,11 @@ binder_files = st.lists(
 @settings(max_examples=40, deadline=None)
 @given(files=binder_files, kind=st.sampled_from(["bnd3", "bnd4", "bnd4-shift-jis"]), packed=st.booleans())
 def test_binder_and_dcx_write_read_round_trip(files, kind, packed):
-    data = {"bnd3": bnd3_bytes, "bnd4": bnd4_bytes, "bnd4-shift-jis": lambda f: bnd4_bytes(f, unicode=False)}[kind](
-        files
-    )
+    data = {
+        "bnd3": lambda f: binder_bytes(f, 3),
+        "bnd4": binder_bytes,
+        "bnd4-shift-jis": lambda f: binder_bytes(f, unicode=False),
+    }[kind](files)
     if packed:
         data = read_dcx(dcx_bytes(data), "mem", LIMIT)
     assert read_binder(data, "mem") == files
@@ -53,12 +56,12 @@ def test_binder_and_dcx_write_read_round_trip(files, kind, packed):
 
 def _valid_inputs() -> list[bytes]:
     fmg = fmg_bytes(FmgTable("t", [(1, "Ashen one"), (2, None), (7, "Ember")], ""), 2)
-    binder = bnd4_bytes([BinderFile(10, "N:\\msg\\会話.fmg", fmg)])
+    binder = binder_bytes([BinderFile(10, "N:\\msg\\会話.fmg", fmg)])
     return [
         fmg,
         fmg_bytes(FmgTable("t", [(3, "Hollow")], ""), 1, True),
         binder,
-        bnd3_bytes([BinderFile(1, "a.fmg", fmg)]),
+        binder_bytes([BinderFile(1, "a.fmg", fmg)], 3),
     ]
 
 
@@ -116,8 +119,9 @@ def _dcx_with(algorithm: bytes = b"DFLT", declared: int | None = None) -> bytes:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (_dcx_with(b"KRAK"), "Oodle Kraken.*WitchyBND or Yabber"),
-        (_dcx_with(b"ZSTD"), "Zstandard"),
+        (_dcx_with(b"KRAK"), "Kraken DCX: block 0 at byte 0 has no block header"),
+        (_dcx_with(b"ZSTD"), "Zstandard stream is corrupt"),
+        (_dcx_with(b"EDGE"), "EDGE compression.*WitchyBND or Yabber"),
         (_dcx_with(b"ABCD"), "unknown DCX compression"),
         (_dcx_with(declared=0xFFFFFFF0), "over the 1 MiB limit"),
         (_dcx_with(declared=50), "not the declared 50"),
@@ -125,7 +129,7 @@ def _dcx_with(algorithm: bytes = b"DFLT", declared: int | None = None) -> bytes:
         (b"DCX\x00" + bytes(20), "shorter than the header"),
         (bytes((0, 0, 7, 0)) + bytes(40), "unknown FMG version 7"),
         (fmg_bytes(FmgTable("t", [(1, "a long enough text")], ""), 1)[:-6], "no terminator"),
-        (bnd4_bytes([BinderFile(1, "a.fmg", b"abc")])[:0x50], "run past the end"),
+        (binder_bytes([BinderFile(1, "a.fmg", b"abc")])[:0x50], "run past the end"),
     ],
 )
 def test_bad_binaries_get_one_clear_error(tmp_path, data, message):
@@ -157,7 +161,7 @@ def test_build_reads_binaries_and_names_a_truncated_one(tmp_path):
     (game / "Item_long_desc_.fmg").write_bytes(fmg_bytes(lore, 1, big_endian=True))
     talk = FmgTable("会話", [(1, "So you have come,"), (2, "as the old songs foretold.")], "")
     (game / "menu.msgbnd.dcx").write_bytes(
-        dcx_bytes(bnd4_bytes([BinderFile(10, "N:\\msg\\会話.fmg", fmg_bytes(talk, 2))]))
+        dcx_bytes(binder_bytes([BinderFile(10, "N:\\msg\\会話.fmg", fmg_bytes(talk, 2))]))
     )
     (game / "broken.fmg").write_bytes(fmg_bytes(lore, 1)[:30])
     with pytest.raises(CorpusError, match=r"broken\.fmg"):
@@ -186,7 +190,9 @@ def test_binder_members_without_names_are_classified_by_file_id(tmp_path):
     newer_lore = fmg_bytes(FmgTable("", [(7, "A blade of river clay, hard as a broken promise.")], ""), 1)
     names = fmg_bytes(FmgTable("", [(7, "Clay Blade+3")], ""), 1)
     path = tmp_path / "item.msgbnd"
-    path.write_bytes(bnd3_bytes([BinderFile(11, "", names), BinderFile(106, "", newer_lore), BinderFile(25, "", lore)]))
+    path.write_bytes(
+        binder_bytes([BinderFile(11, "", names), BinderFile(106, "", newer_lore), BinderFile(25, "", lore)], 3)
+    )
     tables = {table.name: table.entries for table in read_binary_tables(path, lambda name: True, LIMIT)}
     assert tables == {
         "Weapon_name_": [(7, "Clay Blade+3")],
@@ -206,7 +212,7 @@ def test_binaries_already_unpacked_beside_themselves_are_read_once(tmp_path):
     (game / "item-msgbnd-dcx" / "Item_long_desc_.fmg").write_bytes(fmg_bytes(table, 1))
     (game / "item-msgbnd-dcx" / "Item_long_desc_.fmg.xml").write_bytes(fmg_xml_bytes(table))
     (game / "item.msgbnd.dcx").write_bytes(
-        dcx_bytes(bnd4_bytes([BinderFile(24, "Item_long_desc_.fmg", fmg_bytes(table))]))
+        dcx_bytes(binder_bytes([BinderFile(24, "Item_long_desc_.fmg", fmg_bytes(table))]))
     )
     found, ignored = discover([game])
     assert [source.path.name for source in found] == ["Item_long_desc_.fmg.xml"]
