@@ -20,7 +20,7 @@ from soulsgen_lib.serving.manage import ManagementClient
 from soulsgen_lib.serving.server import stop_server
 from soulsgen_lib.storage import open_store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 GAME_TEXT = ROOT / "sample_data" / "ds1"
 TINY_RUN = {"preset": "tiny", "steps": 40, "eval_sentences": 20, "source": [str(GAME_TEXT)]}

@@ -27,7 +27,7 @@ from soulsgen_lib.cloud.train_job import TrainJobFailed, clear_markers, read_out
 from soulsgen_lib.model import MODEL_FILES
 from soulsgen_lib.storage import open_store, train_marker_key
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 IMAGE = "europe-west4-docker.pkg.dev/souls-project/soulsgen/soulsgen-trainer:2026.11.28"
 
 
