@@ -1,22 +1,47 @@
 """Create and delete the training VM through the Compute Engine API (google-cloud-compute); no Airflow.
 
 `endpoint` is the API's base URL (`COMPUTE_API_URL`): empty for Google's, or a proxy or test server.
+Operations are polled here with a client on the same endpoint: the one the library's operation
+objects build for themselves always talks to Google's.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from soulsgen_lib.cloud.gce import CloudError
 
 OPERATION_TIMEOUT_S = 600
+_POLL_S = 2.0
 
 
-def _instances_client(credentials: Any, endpoint: str) -> Any:
-    from google.cloud import compute_v1
+class _Compute:
+    """The instance and zone-operation clients of one project and zone."""
 
-    options = {"api_endpoint": endpoint} if endpoint else None
-    return compute_v1.InstancesClient(credentials=credentials, client_options=options)
+    def __init__(self, project: str, zone: str, credentials: Any, endpoint: str) -> None:
+        from google.cloud import compute_v1
+
+        options = {"api_endpoint": endpoint} if endpoint else None
+        self.project, self.zone = project, zone
+        self.instances = compute_v1.InstancesClient(credentials=credentials, client_options=options)
+        self.operations = compute_v1.ZoneOperationsClient(credentials=credentials, client_options=options)
+
+    def wait(self, operation_name: str, timeout: float) -> None:
+        """Poll the zone operation until it is done; CloudError with its own message when it failed."""
+        from google.cloud import compute_v1
+
+        deadline = time.monotonic() + timeout
+        while True:
+            operation = self.operations.get(project=self.project, zone=self.zone, operation=operation_name)
+            if operation.status == compute_v1.Operation.Status.DONE:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"operation {operation_name} still running after {timeout:.0f} s")
+            time.sleep(_POLL_S)
+        if operation.error and operation.error.errors:
+            messages = "; ".join(f"{error.code}: {error.message}" for error in operation.error.errors)
+            raise CloudError(f"operation {operation_name} failed: {messages}")
 
 
 def create_instance(
@@ -33,11 +58,10 @@ def create_instance(
 
     name = body.get("name", "?")
     try:
-        operation = _instances_client(credentials, endpoint).insert(
-            project=project, zone=zone, instance_resource=compute_v1.Instance(body)
-        )
-        operation.result(timeout=timeout)
-    except (GoogleAPIError, TimeoutError) as error:
+        compute = _Compute(project, zone, credentials, endpoint)
+        operation = compute.instances.insert(project=project, zone=zone, instance_resource=compute_v1.Instance(body))
+        compute.wait(operation.name, timeout)
+    except (GoogleAPIError, CloudError, OSError) as error:  # OSError: unreachable API, timeout
         raise CloudError(f"creating VM {name} in {project}/{zone} failed: {_one_line(error)}") from error
 
 
@@ -53,11 +77,12 @@ def delete_instance(
     from google.api_core.exceptions import GoogleAPIError, NotFound
 
     try:
-        operation = _instances_client(credentials, endpoint).delete(project=project, zone=zone, instance=name)
-        operation.result(timeout=timeout)
+        compute = _Compute(project, zone, credentials, endpoint)
+        operation = compute.instances.delete(project=project, zone=zone, instance=name)
+        compute.wait(operation.name, timeout)
     except NotFound:
         return False
-    except (GoogleAPIError, TimeoutError) as error:
+    except (GoogleAPIError, CloudError, OSError) as error:  # OSError: unreachable API, timeout
         raise CloudError(f"deleting VM {name} in {project}/{zone} failed: {_one_line(error)}") from error
     return True
 
