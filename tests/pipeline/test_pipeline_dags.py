@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,27 @@ def test_tweet_dag_schedule_and_retries(dagbag):
     writer = dag.get_task("write_sentence").retry_policy
     assert writer.evaluate(ServingUnavailable("503"), 1, 4).action.value == "retry"
     assert writer.evaluate(ServingError("401 bad token"), 1, 4).action.value == "fail"
+
+
+def test_make_airflow_points_the_form_at_the_bundled_sample_data(tmp_path):
+    # `make airflow` with a stand-in `airflow` that prints the environment the real one would start with.
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    for name in ("requirements.txt", "pyproject.toml"):
+        (tmp_path / name).touch()
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / ".installed").touch()
+    airflow = tmp_path / ".venv" / "bin" / "airflow"
+    airflow.write_text('#!/bin/sh\necho "$1 DATASOURCE_DIR=$DATASOURCE_DIR SOULSGEN_HOME=$SOULSGEN_HOME"\n')
+    airflow.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key not in ("DATASOURCE_DIR", "SOULSGEN_HOME")}
+
+    def make_airflow(**extra: str) -> str:
+        command = ["make", "-s", "airflow"]
+        result = subprocess.run(command, cwd=tmp_path, env=env | extra, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[-1]
+
+    assert make_airflow() == f"standalone DATASOURCE_DIR={tmp_path}/sample_data SOULSGEN_HOME={tmp_path}/artifacts"
+    assert make_airflow(DATASOURCE_DIR="/data/ds3").startswith("standalone DATASOURCE_DIR=/data/ds3 ")
+    (tmp_path / ".env").write_text("DATASOURCE_DIR=/data/er\n")  # the settings reader takes it from there
+    assert make_airflow() == f"standalone DATASOURCE_DIR= SOULSGEN_HOME={tmp_path}/artifacts"
