@@ -23,7 +23,7 @@ from typing import Any
 from soulsgen_lib.cloud.gce import VmSpec
 from soulsgen_lib.errors import SoulsgenError
 from soulsgen_lib.gametext.catalog import CORPUS_KINDS
-from soulsgen_lib.quality_gate import QualityFloors, Verdict
+from soulsgen_lib.quality_gate import Baseline, QualityFloors, Verdict
 from soulsgen_lib.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -267,9 +267,9 @@ def quality_gate_step(plan: RunPlan, settings: Settings) -> dict[str, Any]:
     return verdict.to_dict()
 
 
-def _latest_baseline(plan: RunPlan, settings: Settings, card: dict) -> Any:
+def _latest_baseline(plan: RunPlan, settings: Settings, card: dict) -> Baseline | None:
     """The `latest` model measured on this run's test split, when it was trained on the same corpus."""
-    from soulsgen_lib.quality_gate import CARD_KEY, Baseline
+    from soulsgen_lib.quality_gate import CARD_KEY
     from soulsgen_lib.storage import open_settings_store, version_key
 
     store = open_settings_store(settings)
