@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from soulsgen_lib.pipeline import (
     PipelineError,
     QualityGateFailed,
     RunPlan,
+    build_corpus_step,
     fetch_remote_model_step,
     gce_job_step,
     plan_run,
@@ -256,3 +258,13 @@ def test_the_subword_tokenizer_flows_from_the_overrides_through_tokenizer_and_tr
     summary = train_step(plan)
     card = json.loads((layout.model_dir / "model_card.json").read_text())
     assert card["tokenizer"]["kind"] == "subword" and summary["model_dir"] == str(layout.model_dir)
+
+
+def test_the_kinds_param_reaches_the_corpus_build(tmp_path):
+    settings = settings_with(home=str(tmp_path))
+    sample = str(Path(__file__).resolve().parents[2] / "sample_data" / "ds1")
+    counts = {}
+    for version, kinds in (("all", []), ("lore", ["lore"])):
+        plan = plan_run({"source": [sample], "kinds": kinds, "version": version, "preset": "tiny"}, None, settings)
+        counts[version] = build_corpus_step(plan)["sentences"]
+    assert 0 < counts["lore"] < counts["all"]
