@@ -24,7 +24,7 @@ CARD_KEY = "quality_gate"
 class QualityFloors:
     """What a model must reach to become `latest`."""
 
-    min_first_try_pass_rate: float = 0.1
+    min_first_try_pass_rate: float = 0.5
     min_mauve: float = 0.05  # read only when the scorecard has `mauve`
     # Against `latest` on the same test split: per-word perplexity may be this much higher (sampling-free, so
     # a small margin only absorbs float noise), the first-try pass rate this much lower (it is sampled).

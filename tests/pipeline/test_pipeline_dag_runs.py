@@ -24,7 +24,14 @@ from soulsgen_lib.storage import open_store
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 GAME_TEXT = ROOT / "sample_data" / "ds1"
-TINY_RUN = {"preset": "tiny", "steps": 40, "eval_sentences": 20, "source": [str(GAME_TEXT)]}
+# A 40-step model is far below the production floor; these runs lower it to what such a model reaches.
+TINY_RUN = {
+    "preset": "tiny",
+    "steps": 40,
+    "eval_sentences": 20,
+    "source": [str(GAME_TEXT)],
+    "min_first_try_pass_rate": 0.1,
+}
 
 pytestmark = pytest.mark.slow
 
@@ -154,7 +161,8 @@ def test_failure_mid_pipeline_keeps_the_previous_latest(airflow_env, first_versi
 
 def test_a_model_below_the_quality_floor_is_kept_but_latest_stays(airflow_env, first_version):
     home = Path(airflow_env["SOULSGEN_HOME"])
-    undertrained = {**TINY_RUN, "version": "v3", "steps": 2}
+    production_floor = {key: value for key, value in TINY_RUN.items() if key != "min_first_try_pass_rate"}
+    undertrained = {**production_floor, "version": "v3", "steps": 2}
     code, log = dags_test(airflow_env, "soulsgen_pipeline", undertrained)
     assert code != 0
     assert "quality gate failed: first-try pass rate" in log and "latest stays v1" in log
