@@ -36,8 +36,15 @@ demo: $(INSTALLED)
 	tools/demo.sh
 
 # The Airflow web UI on http://localhost:8080 with the project's DAGs and plugins (Ctrl-C stops it).
+# Like `make demo`, the pipeline's form defaults to the bundled sample data and artifacts/, unless the
+# environment or .env names other ones.
 airflow: $(INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+	@for setting in DATASOURCE_DIR=$(CURDIR)/sample_data SOULSGEN_HOME=$(CURDIR)/artifacts; do \
+	  name=$${setting%%=*}; \
+	  if [ -z "$$(printenv $$name)" ] && ! grep -qs "^$$name=" .env; then export "$$setting"; fi; \
+	done; \
+	echo "game text: $${DATASOURCE_DIR:-from .env}; artifacts: $${SOULSGEN_HOME:-from .env}"; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/airflow standalone
 
 clean:
 	rm -rf $(VENV) .airflow artifacts .pytest_cache .ruff_cache

@@ -1,30 +1,70 @@
-"""SoulsGen pipeline: game text -> corpus -> tokenizer -> model -> evaluation -> bucket -> TorchServe MAR.
+"""SoulsGen pipeline: game text -> corpus -> model (tokenizer included) -> evaluation -> quality gate -> MAR -> store.
 
 Triggered from the UI or `airflow dags trigger soulsgen_pipeline -c '{"preset": "small"}'`.
-Every task calls `soulsgen_lib.pipeline`; XCom carries paths and small dicts only.
+Every task calls `soulsgen_lib.pipeline`; XCom carries the run's plan (a dict) and small summaries.
+Nothing heavy is imported at parse time: the Google client and torch load inside the tasks.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.google.cloud.operators.compute import (
-    ComputeEngineDeleteInstanceOperator,
-    ComputeEngineInsertInstanceOperator,
-)
-from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
+from airflow.sdk import Asset, Param, PokeReturnValue, TriggerRule, dag, get_current_context, task, task_group
 
 from soulsgen_lib.cloud import gce
+from soulsgen_lib.gametext.catalog import CORPUS_KINDS
+from soulsgen_lib.quality_gate import QualityFloors
+from soulsgen_lib.settings import Settings
+
+# Moved by `publish` only when the new version passed the quality gate (or was forced): a DAG
+# scheduled on the model asset runs once per new `latest` model.
+CORPUS_ASSET = Asset(name="soulsgen_corpus")
+MODEL_ASSET = Asset(name="soulsgen_model")
+MAR_ASSET = Asset(name="soulsgen_mar")
+
+DOC_MD = """
+### SoulsGen pipeline
+
+Builds a new model version from game text and publishes it:
+
+1. **plan_run** reads the Params once into the run's plan (version, sources, corpus filters, model
+   recipe, VM); a bad Param fails here, before any work.
+2. **build_corpus**: extract, clean, dedupe and split the game text; lexical report.
+3. **train_local**, or **train_on_gce** (a GPU VM that deletes itself; the DAG deletes it too
+   whenever a create was attempted). Training makes the tokenizer from `model_overrides`
+   (`tokenizer`, `max_vocab`) on both backends.
+4. **evaluate** against the test split and a markovify baseline.
+5. **quality_gate**: floors on the first-try pass rate (and MAUVE when measured); on the corpus of the
+   current `latest`, no worse than `latest` on its test split. The verdict goes in the model card.
+6. **package_mar**, then **publish**: corpus, model and MAR are stored under the version; the
+   `latest` pointers (and the `soulsgen_corpus` / `soulsgen_model` / `soulsgen_mar` assets) move only
+   when the gate passed or `force` is set. A failed gate fails the run and keeps its files.
+7. **deploy** to TorchServe when `deploy` is set.
+
+With the default form it builds from `DATASOURCE_DIR` (`make airflow` points it at the bundled sample data).
+"""
 
 
-def _layout():
-    """The run's folder, from the version the first task chose."""
-    from soulsgen_lib.pipeline import RunLayout
-    from soulsgen_lib.settings import Settings
+def _settings() -> Settings:
+    return Settings.load()
 
-    context = get_current_context()
-    version = context["ti"].xcom_pull(task_ids="choose_version")
-    return RunLayout(Settings.load().home, version), context["params"]
+
+def _default_sources() -> list[str]:
+    """The `source` Param's default: DATASOURCE_DIR as a one-item list the form can edit."""
+    datasource = _settings().datasource_dir
+    return [str(datasource)] if datasource else []
+
+
+def _plan(data: dict):
+    from soulsgen_lib.pipeline import RunPlan
+
+    return RunPlan.from_dict(data)
+
+
+def _google_credentials():
+    """Credentials of the `google_cloud_default` connection."""
+    from airflow.providers.google.common.hooks.base_google import GoogleBaseHook
+
+    return GoogleBaseHook(gcp_conn_id="google_cloud_default").get_credentials()
 
 
 @dag(
@@ -34,12 +74,18 @@ def _layout():
     catchup=False,
     max_active_runs=1,
     tags=["soulsgen"],
+    doc_md=DOC_MD,
     params={
         "source": Param(
-            [],
+            _default_sources(),
             type="array",
             items={"type": "string"},
-            description="Folders, files or gs:// prefixes of game text; empty uses DATASOURCE_DIR.",
+            title="Game text",
+            description="Folders, files or gs:// prefixes of game text, one per line; empty uses DATASOURCE_DIR.",
+        ),
+        "games": Param([], type="array", items={"type": "string"}, description="Games to keep; empty keeps all."),
+        "kinds": Param(
+            list(CORPUS_KINDS), type="array", items={"type": "string"}, description="Kinds of table text to keep."
         ),
         "version": Param("", type="string", description="Version name; empty uses the run's start time."),
         "preset": Param("small", enum=["tiny", "small", "seed"], description="Model size preset."),
@@ -52,6 +98,21 @@ def _layout():
         ),
         "training_backend": Param("local", enum=["local", "gce"], description="Train here or on a GPU VM."),
         "eval_sentences": Param(200, type="integer", minimum=10, description="Sentences generated for evaluation."),
+        "min_first_try_pass_rate": Param(
+            QualityFloors.min_first_try_pass_rate,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Quality gate: share of first drafts that pass the filters.",
+        ),
+        "min_mauve": Param(
+            QualityFloors.min_mauve,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Quality gate: MAUVE floor, when the evaluation measures it.",
+        ),
+        "force": Param(False, type="boolean", description="Move `latest` even when the quality gate fails."),
         "deploy": Param(False, type="boolean", description="Register the new MAR with a running TorchServe."),
         "gce_zone": Param("europe-west4-a", type="string"),
         "gce_machine_type": Param(gce.DEFAULT_MACHINE_TYPE, type="string"),
@@ -64,146 +125,124 @@ def _layout():
     },
 )
 def soulsgen_pipeline():
-    """Build a new SoulsGen model version from game text and publish it.
-
-    extract & clean -> corpus + lexical report -> tokenizer -> train (local, or a GCE GPU VM) ->
-    evaluate -> package the MAR -> publish corpus, model and MAR (the `latest` pointers move last) ->
-    optionally deploy to TorchServe.
-    """
+    """Build a new SoulsGen model version from game text and publish it (see the DAG docs)."""
 
     @task
-    def choose_version() -> str:
-        from soulsgen_lib.pipeline import version_for_run
+    def plan_run() -> dict:
+        from soulsgen_lib.pipeline import plan_run
 
         context = get_current_context()
-        return version_for_run(context["dag_run"].run_after, context["params"]["version"])
+        return plan_run(context["params"], context["dag_run"].run_after, _settings()).to_dict()
 
     @task
-    def build_corpus(version: str) -> dict:
-        from soulsgen_lib.pipeline import build_corpus_step, resolve_sources
-        from soulsgen_lib.settings import Settings
+    def build_corpus(plan: dict) -> dict:
+        from soulsgen_lib.pipeline import build_corpus_step
 
-        layout, params = _layout()
-        return build_corpus_step(layout, resolve_sources(params["source"], Settings.load(), layout))
-
-    @task
-    def train_tokenizer(corpus: dict) -> str:
-        from soulsgen_lib.pipeline import train_tokenizer_step
-
-        layout, params = _layout()
-        return train_tokenizer_step(layout, params["model_overrides"].get("tokenizer", ""))
+        return build_corpus_step(_plan(plan))
 
     @task.branch
-    def choose_backend(tokenizer: str) -> str:
-        backend = get_current_context()["params"]["training_backend"]
-        return "train_local" if backend == "local" else "train_on_gce.gce_job"
+    def choose_backend(plan: dict) -> str:
+        return "train_local" if plan["backend"] == "local" else "train_on_gce.gce_job"
 
     @task
-    def train_local() -> dict:
+    def train_local(plan: dict) -> dict:
         from soulsgen_lib.pipeline import train_step
 
-        layout, params = _layout()
-        return train_step(layout, params["preset"], params["steps"], params["seed"], params["model_overrides"])
+        return train_step(_plan(plan))
 
     @task_group
-    def train_on_gce():
-        """Train on a GPU VM; the VM is deleted whatever happens."""
+    def train_on_gce(plan: dict):
+        """Train on a GPU VM; the VM is deleted whenever a create was attempted."""
 
         @task
-        def gce_job() -> dict:
+        def gce_job(plan: dict) -> dict:
             from soulsgen_lib.pipeline import gce_job_step
-            from soulsgen_lib.settings import Settings
 
-            layout, params = _layout()
-            return gce_job_step(layout, Settings.load(), params)
-
-        job = gce_job()
-        create_vm = ComputeEngineInsertInstanceOperator(
-            task_id="create_vm",
-            zone="{{ params.gce_zone }}",
-            project_id="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['project'] }}",
-            body=job["instance_body"],
-        )
-        wait_for_model = GCSObjectsWithPrefixExistenceSensor(
-            task_id="wait_for_model",
-            bucket="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['bucket'] }}",
-            prefix="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['marker_prefix'] }}",
-            deferrable=True,
-            poke_interval=120,
-            timeout=gce.DEFAULT_MAX_RUN_SECONDS,
-        )
-        delete_vm = ComputeEngineDeleteInstanceOperator(
-            task_id="delete_vm",
-            zone="{{ params.gce_zone }}",
-            project_id="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['project'] }}",
-            resource_id="{{ ti.xcom_pull(task_ids='train_on_gce.gce_job')['instance_name'] }}",
-            retries=3,
-        )
+            return gce_job_step(_plan(plan), _settings())
 
         @task
-        def fetch_model() -> dict:
+        def create_vm(job: dict) -> None:
+            from soulsgen_lib.cloud.compute import create_instance
+
+            endpoint = _settings().compute_api_url
+            create_instance(job["project"], job["zone"], job["instance_body"], _google_credentials(), endpoint)
+
+        @task.sensor(poke_interval=120, timeout=gce.DEFAULT_MAX_RUN_SECONDS, mode="reschedule")
+        def wait_for_model(plan: dict) -> PokeReturnValue:
+            from soulsgen_lib.pipeline import remote_training_done
+
+            return PokeReturnValue(is_done=remote_training_done(_plan(plan), _settings()))
+
+        @task
+        def fetch_model(plan: dict) -> dict:
             from soulsgen_lib.pipeline import fetch_remote_model_step
-            from soulsgen_lib.settings import Settings
 
-            layout, _ = _layout()
-            return fetch_remote_model_step(layout, Settings.load())
+            return fetch_remote_model_step(_plan(plan), _settings())
 
-        # A teardown runs once its setup ran, whatever failed in between: a failed or timed-out
-        # run cannot leak a paid GPU VM (and a failed deletion fails the run); with the local
-        # backend both are skipped.
-        (
-            job
-            >> create_vm
-            >> wait_for_model
-            >> fetch_model()
-            >> delete_vm.as_teardown(setups=create_vm, on_failure_fail_dagrun=True)
-        )
+        @task(retries=3)
+        def delete_vm(job: dict) -> bool:
+            from soulsgen_lib.cloud.compute import delete_instance
+
+            endpoint = _settings().compute_api_url
+            return delete_instance(job["project"], job["zone"], job["instance_name"], _google_credentials(), endpoint)
+
+        job = gce_job(plan)
+        created = create_vm(job)
+        fetched = fetch_model(plan)
+        created >> wait_for_model(plan) >> fetched
+        # A teardown runs once any of its setups succeeded: with `gce_job` one of them, a create that
+        # failed after Compute Engine accepted the insert is still followed by the delete (by name,
+        # "not found" is fine). A failed deletion fails the run; with the local backend both are skipped.
+        fetched >> delete_vm(job).as_teardown(setups=[job, created], on_failure_fail_dagrun=True)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def evaluate() -> dict:
+    def evaluate(plan: dict) -> dict:
         from soulsgen_lib.pipeline import evaluate_step
 
-        layout, params = _layout()
-        return evaluate_step(layout, params["eval_sentences"])
+        return evaluate_step(_plan(plan))
 
     @task
-    def package_mar(scorecard: dict) -> str:
+    def quality_gate(plan: dict) -> dict:
+        from soulsgen_lib.pipeline import quality_gate_step
+
+        return quality_gate_step(_plan(plan), _settings())
+
+    @task
+    def package_mar(plan: dict) -> str:
         from soulsgen_lib.pipeline import package_step
 
-        layout, _ = _layout()
-        return package_step(layout)
+        return package_step(_plan(plan))
 
-    @task
-    def publish(mar: str) -> dict:
+    @task(outlets=[CORPUS_ASSET, MODEL_ASSET, MAR_ASSET])
+    def publish(plan: dict, verdict: dict) -> dict:
         from soulsgen_lib.pipeline import publish_step
-        from soulsgen_lib.settings import Settings
+        from soulsgen_lib.quality_gate import Verdict
 
-        layout, _ = _layout()
-        return publish_step(layout, Settings.load())
+        return publish_step(_plan(plan), _settings(), Verdict.from_dict(verdict))
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def deploy_requested(published: dict) -> bool:
-        return bool(get_current_context()["params"]["deploy"])
+    def deploy_requested(plan: dict) -> bool:
+        return bool(plan["deploy"])
 
     @task
-    def deploy(published: dict) -> dict:
+    def deploy(plan: dict) -> dict:
         from soulsgen_airflow.hooks import TorchServeHook
 
         from soulsgen_lib.pipeline import deploy_step
-        from soulsgen_lib.settings import Settings
 
-        layout, _ = _layout()
         management_url, token = TorchServeHook().management()
-        return deploy_step(layout, Settings.load(), management_url, token)
+        return deploy_step(_plan(plan), _settings(), management_url, token)
 
-    version = choose_version()
-    tokenizer = train_tokenizer(build_corpus(version))
-    trained = [train_local(), train_on_gce()]
-    choose_backend(tokenizer) >> trained
-    scorecard = evaluate()
+    plan = plan_run()
+    trained = [train_local(plan), train_on_gce(plan)]
+    build_corpus(plan) >> choose_backend(plan) >> trained
+    scorecard = evaluate(plan)
     trained >> scorecard
-    published = publish(package_mar(scorecard))
-    deploy_requested(published) >> deploy(published)
+    verdict = quality_gate(plan)
+    scorecard >> verdict
+    published = publish(plan, verdict)
+    verdict >> package_mar(plan) >> published
+    published >> deploy_requested(plan) >> deploy(plan)
 
 
 soulsgen_pipeline()

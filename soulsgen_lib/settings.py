@@ -67,6 +67,9 @@ class Settings:
         "CONTAINER_REG", "", "Container registry holding the soulsgen-trainer image, e.g. europe-docker.pkg.dev/p/r."
     )
     gcp_project: str = _setting("GCP_PROJECT", "", "Google Cloud project for the gce training backend.")
+    compute_api_url: str = _setting(
+        "COMPUTE_API_URL", "", "Compute Engine API base URL; empty uses Google's (a proxy or test server may stand in)."
+    )
     torchserve_endpoint: str = _setting(
         "TORCHSERVE_ENDPOINT", "", "TorchServe inference URL, e.g. http://127.0.0.1:8080."
     )

@@ -12,7 +12,10 @@ import hashlib
 import json
 import re
 import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from soulsgen_lib.errors import SoulsgenError
 from soulsgen_lib.storage.layout import check_version, object_name, split_gs_url, train_marker_key
@@ -35,6 +38,31 @@ _LABEL_PATTERN = re.compile(r"[^a-z0-9_-]")
 
 class CloudError(SoulsgenError):
     """A cloud training setting is invalid."""
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """The training VM a pipeline run asks for (the DAG's `gce_*` Params)."""
+
+    zone: str = "europe-west4-a"
+    machine_type: str = DEFAULT_MACHINE_TYPE
+    accelerator_type: str = DEFAULT_ACCELERATOR_TYPE
+    accelerator_count: int = 1
+    image: str = DEFAULT_VM_IMAGE
+    boot_disk_gb: int = DEFAULT_BOOT_DISK_GB
+    service_account: str = "default"
+    trainer_tag: str = "latest"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> VmSpec:
+        """The spec from Params named `gce_<field>` (`trainer_tag` as it is); missing ones keep their defaults."""
+        values = {name: params[f"gce_{name}"] for name in cls.__dataclass_fields__ if f"gce_{name}" in params}
+        if "trainer_tag" in params:
+            values["trainer_tag"] = params["trainer_tag"]
+        spec = cls(**values)
+        if spec.accelerator_count < 1:
+            raise CloudError(f"accelerator_count must be at least 1, got {spec.accelerator_count}")
+        return spec
 
 
 def trainer_image(container_reg: str, tag: str) -> str:

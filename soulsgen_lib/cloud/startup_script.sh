@@ -1,7 +1,8 @@
 #!/bin/bash
 # SoulsGen GPU training VM, rendered by soulsgen_lib.cloud.gce.render_startup_script.
 # Runs one training job in the trainer container, makes sure a _SUCCESS or _FAILED marker
-# exists in the bucket, then powers the VM off (the DAG deletes it). Output: serial console.
+# exists in the bucket, then deletes this VM (the DAG deletes it too, tolerating "not found"; a VM
+# whose service account may not delete it powers off). Output: serial console.
 set -uo pipefail
 
 IMAGE=@IMAGE@
@@ -13,13 +14,28 @@ JOB=(@JOB_COMMAND@)
 
 log() { echo "soulsgen-trainer: $*"; }
 
-trap 'log "powering off"; shutdown -h now' EXIT
+metadata() {
+  curl -sf -H 'Metadata-Flavor: Google' "http://metadata.google.internal/computeMetadata/v1/$1"
+}
 
 access_token() {
-  curl -sf -H 'Metadata-Flavor: Google' \
-    'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token' |
-    sed -E 's/.*"access_token" *: *"([^"]+)".*/\1/'
+  metadata instance/service-accounts/default/token | sed -E 's/.*"access_token" *: *"([^"]+)".*/\1/'
 }
+
+# A stopped VM still bills its disk and is never deleted by its max run duration: delete it outright.
+delete_this_vm() {
+  local project zone name
+  project=$(metadata project/project-id) && zone=$(metadata instance/zone) && name=$(metadata instance/name) ||
+    return 1
+  curl -sf -X DELETE -H "Authorization: Bearer $(access_token)" \
+    "https://compute.googleapis.com/compute/v1/projects/${project}/zones/${zone##*/}/instances/${name}" >/dev/null
+}
+
+finish() {
+  log "deleting this VM"
+  delete_this_vm || { log "could not delete this VM (needs compute.instances.delete): powering off"; shutdown -h now; }
+}
+trap finish EXIT
 
 # Used only when the job could not write its own marker (no GPU, image pull failed, container crashed).
 report_failure() {

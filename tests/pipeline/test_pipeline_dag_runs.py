@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from compute_api_server import ComputeApiServer
 from fixtures_serving import start_with_cli
 
 from soulsgen_lib.posting.history import POSTED, PostRecord
@@ -20,10 +21,17 @@ from soulsgen_lib.serving.manage import ManagementClient
 from soulsgen_lib.serving.server import stop_server
 from soulsgen_lib.storage import open_store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 GAME_TEXT = ROOT / "sample_data" / "ds1"
-TINY_RUN = {"preset": "tiny", "steps": 40, "eval_sentences": 20, "source": [str(GAME_TEXT)]}
+# A 40-step model is far below the production floor; these runs lower it to what such a model reaches.
+TINY_RUN = {
+    "preset": "tiny",
+    "steps": 40,
+    "eval_sentences": 20,
+    "source": [str(GAME_TEXT)],
+    "min_first_try_pass_rate": 0.1,
+}
 
 pytestmark = pytest.mark.slow
 
@@ -149,6 +157,72 @@ def test_failure_mid_pipeline_keeps_the_previous_latest(airflow_env, first_versi
     assert store.latest("corpus") == store.latest("model") == store.latest("mar") == "v1"
     assert not (home / "models" / "soulsgen" / "v2").exists()
     assert not (home / "model-store" / "soulsgen-v2.mar").exists()
+
+
+def test_a_model_below_the_quality_floor_is_kept_but_latest_stays(airflow_env, first_version):
+    home = Path(airflow_env["SOULSGEN_HOME"])
+    production_floor = {key: value for key, value in TINY_RUN.items() if key != "min_first_try_pass_rate"}
+    undertrained = {**production_floor, "version": "v3", "steps": 2}
+    code, log = dags_test(airflow_env, "soulsgen_pipeline", undertrained)
+    assert code != 0
+    assert "quality gate failed: first-try pass rate" in log and "latest stays v1" in log
+    store = open_store(home)
+    assert store.latest("corpus") == store.latest("model") == store.latest("mar") == "v1"
+    card = json.loads((home / "models" / "soulsgen" / "v3" / "model_card.json").read_text())
+    verdict = card["quality_gate"]
+    assert verdict["passed"] is False and verdict["forced"] is False
+    assert verdict["baseline"]["version"] == "v1"  # same corpus: compared with latest on its test split
+    assert any("same test split" in reason for reason in verdict["reasons"])
+    assert (home / "model-store" / "soulsgen-v3.mar").is_file()  # kept under its version for inspection
+    assert (home / "corpus" / "v3" / "train.txt").is_file()
+
+
+def test_the_default_form_builds_from_datasource_dir_and_force_publishes(airflow_env, tmp_path):
+    home = tmp_path / "fresh"
+    # Only the run's size is set: source, games and kinds keep the defaults the form shows.
+    conf = {"preset": "tiny", "steps": 2, "eval_sentences": 20, "force": True}
+    fresh = {"SOULSGEN_HOME": str(home), "DATASOURCE_DIR": str(GAME_TEXT)}
+    code, log = dags_test(airflow_env, "soulsgen_pipeline", conf, **fresh)
+    assert code == 0, log[-5000:]
+    assert "(forced: latest moves anyway)" in log
+    store = open_store(home)
+    version = store.latest("model")
+    assert version and store.latest("corpus") == store.latest("mar") == version
+    manifest = json.loads((home / "corpus" / version / "manifest.json").read_text())
+    assert str(GAME_TEXT) in json.dumps(manifest)
+    verdict = json.loads((home / "models" / "soulsgen" / version / "model_card.json").read_text())["quality_gate"]
+    assert verdict["passed"] is False and verdict["forced"] is True
+
+
+def test_the_gpu_vm_is_deleted_when_its_create_fails_after_the_insert(airflow_env, gcs_emulator, gcs_bucket, tmp_path):
+    server = ComputeApiServer()
+    server.api.fail_create_after_insert = True
+    try:
+        code, log = dags_test(
+            airflow_env,
+            "soulsgen_pipeline",
+            {**TINY_RUN, "version": "g1", "training_backend": "gce"},
+            SOULSGEN_HOME=str(tmp_path / "home"),
+            BUCKET=gcs_bucket,
+            GCP_PROJECT="souls-project",
+            CONTAINER_REG="europe-west4-docker.pkg.dev/souls-project/soulsgen",
+            COMPUTE_API_URL=server.api.base_url,
+            STORAGE_EMULATOR_HOST=gcs_emulator.host,
+            AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT=json.dumps(
+                {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "souls-project"}}
+            ),
+        )
+    finally:
+        server.close()
+    from soulsgen_lib.cloud.gce import instance_name
+
+    assert code != 0
+    assert f"creating VM {instance_name('g1')} in souls-project/europe-west4-a failed" in log
+    zone = "/compute/v1/projects/souls-project/zones/europe-west4-a"
+    assert server.api.calls("POST", "instances") == [f"{zone}/instances"]
+    assert server.api.calls("DELETE", "instances") == [f"{zone}/instances/{instance_name('g1')}"]
+    assert server.api.instances == {}  # nothing left running
+    assert open_store(gcs_bucket).latest("model") is None
 
 
 def test_tweet_dag_without_credentials_is_a_dry_run_with_the_local_model(airflow_env, first_version):

@@ -27,7 +27,7 @@ from soulsgen_lib.cloud.train_job import TrainJobFailed, clear_markers, read_out
 from soulsgen_lib.model import MODEL_FILES
 from soulsgen_lib.storage import open_store, train_marker_key
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 IMAGE = "europe-west4-docker.pkg.dev/souls-project/soulsgen/soulsgen-trainer:2026.11.28"
 
 
@@ -101,6 +101,9 @@ def test_startup_script_is_valid_bash_with_the_job_values():
     }
     assert '--gpus all --network host -e PYTHONUNBUFFERED=1 "$IMAGE" "${JOB[@]}"' in script
     assert "shutdown -h now" in script
+    # When the job ends the VM deletes itself, so a powered-off VM never lingers if Airflow is gone.
+    assert "trap finish EXIT" in script
+    assert "-X DELETE" in script and "compute.googleapis.com/compute/v1/projects/${project}/zones/" in script
     # Airflow renders templated operator fields with Jinja: the script must not look like a template.
     assert not re.search(r"\{\{|\{%|\{#", script)
 
@@ -133,7 +136,8 @@ def test_startup_script_job_trains_from_the_bucket_and_reports(gcs_bucket, model
     store_root = f"{gcs_bucket}/prod"
     store = open_store(store_root)
     store.publish("corpus", "c1", model_corpus_dir)
-    script = render(store=store_root, version="m1", corpus_version="latest", steps=3)
+    # The VM trains the tokenizer inside the training step, from the same overrides as the local backend.
+    script = render(store=store_root, version="m1", corpus_version="latest", steps=3, overrides={"max_vocab": 40})
 
     done = run_job(script)
     assert done.returncode == 0, done.stderr
@@ -142,6 +146,7 @@ def test_startup_script_job_trains_from_the_bucket_and_reports(gcs_bucket, model
     assert report["corpus_version"] == "c1"
     assert report["model"] == f"{store_root}/models/soulsgen/m1"
     assert report["model_card"]["preset"] == "tiny"
+    assert report["model_card"]["tokenizer"]["vocab_size"] <= 40
     assert not store.exists(train_marker_key("m1", succeeded=False))
     assert store.latest("model") is None  # the pipeline moves `latest` after evaluation, not the VM
     assert read_outcome(store, "m1")["files"] == store.list("models/soulsgen/m1")
