@@ -218,10 +218,8 @@ def build_corpus_step(plan: RunPlan) -> dict[str, Any]:
     from soulsgen_lib.corpus.lexical import lexical_stats, render_report
 
     layout = plan.layout
-    filters: dict[str, Any] = {"kinds": plan.kinds}
-    if plan.games:  # only then: older CorpusOptions have no `games`
-        filters["games"] = plan.games
-    summary = build_corpus(resolve_sources(plan), layout.corpus_dir, CorpusOptions(**filters))
+    options = CorpusOptions(kinds=plan.kinds, games=plan.games)
+    summary = build_corpus(resolve_sources(plan), layout.corpus_dir, options)
     sentences = (layout.corpus_dir / "train.txt").read_text(encoding="utf-8").splitlines()
     report = render_report({"corpus": lexical_stats(sentences)}, title=f"SoulsGen corpus {plan.version}")
     write_text_atomic(layout.corpus_report, report)
