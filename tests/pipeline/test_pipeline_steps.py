@@ -268,3 +268,15 @@ def test_the_kinds_param_reaches_the_corpus_build(tmp_path):
         plan = plan_run({"source": [sample], "kinds": kinds, "version": version, "preset": "tiny"}, None, settings)
         counts[version] = build_corpus_step(plan)["sentences"]
     assert 0 < counts["lore"] < counts["all"]
+
+
+def test_the_games_param_reaches_the_corpus_build(tmp_path):
+    settings = settings_with(home=str(tmp_path))
+    sample = str(Path(__file__).resolve().parents[2] / "sample_data")
+    games = {}
+    for version, wanted in (("all", []), ("ds1", ["ds1"])):
+        plan = plan_run({"source": [sample], "games": wanted, "version": version, "preset": "tiny"}, None, settings)
+        build_corpus_step(plan)
+        manifest = json.loads((plan.layout.corpus_dir / "manifest.json").read_text(encoding="utf-8"))
+        games[version] = {entry["game"] for entry in manifest["inputs"]}
+    assert games["ds1"] == {"ds1"} and len(games["all"]) > 1
