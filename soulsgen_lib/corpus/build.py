@@ -19,7 +19,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from soulsgen_lib.atomic import atomic_dir
+from soulsgen_lib.atomic import OutputKind, atomic_dir, check_output_folder
 from soulsgen_lib.checksum import file_sha256
 from soulsgen_lib.gametext import FmgTable, GameTextError, clean
 from soulsgen_lib.gametext import catalog as cat
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 CORPUS_FILES = ("train.txt", "test.txt", "words.txt", "corpus.jsonl")
 MANIFEST = "manifest.json"
+CORPUS_OUTPUT = OutputKind("corpus folder", markers=(MANIFEST,), files=(*CORPUS_FILES, MANIFEST))
 _SPILL = "records.tmp.marshal"
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _WORD_CHARACTERS = frozenset(string.ascii_lowercase + "'’")
@@ -134,6 +135,7 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
         raise CorpusError(
             f"{out_dir} holds published corpus versions (it has a `latest` pointer): write the corpus elsewhere"
         )
+    target = check_output_folder(out_dir, CORPUS_OUTPUT, sources)
     files, ignored = discover([Path(p) for p in sources])
     if not files:
         raise CorpusError(
@@ -141,7 +143,7 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
             "*.msgbnd or *.msgbnd.dcx files"
         )
     counts = clean.RuleCounts()
-    with _Workers(_worker_count(options, len(files))) as workers, atomic_dir(out_dir) as tmp:
+    with _Workers(_worker_count(options, len(files))) as workers, atomic_dir(target) as tmp:
         builder = _Builder(options, counts, workers)
         spill = tmp / _SPILL
         with spill.open("wb") as handle:
