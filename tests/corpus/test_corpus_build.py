@@ -192,14 +192,14 @@ def test_dialogue_with_menu_words_and_colons_is_kept(tmp_path):
 
 
 def test_output_does_not_depend_on_the_number_of_workers_or_how_they_start(tmp_path, monkeypatch):
-    from soulsgen_lib.corpus import build
+    from soulsgen_lib.corpus import workers as worker_processes
 
     built = {}
     for workers, threads, start_method in ((1, 1, None), (2, 1, "fork"), (2, 3, "forkserver")):
         # Beside other threads (as in an Airflow task) workers come from a fork server, not a fork.
-        monkeypatch.setattr(build.threading, "active_count", lambda threads=threads: threads)
+        monkeypatch.setattr(worker_processes.threading, "active_count", lambda threads=threads: threads)
         if start_method:
-            assert build._pool_context().get_start_method() == start_method
+            assert worker_processes.pool_context().get_start_method() == start_method
         out = tmp_path / f"workers-{workers}-{threads}"
         summary = build_corpus([SAMPLE_DATA / "ds1"], out, CorpusOptions(workers=workers, progress=False))
         assert summary.workers == workers
