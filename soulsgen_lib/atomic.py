@@ -67,7 +67,7 @@ def check_output_folder(target: str | Path, kind: OutputKind, sources: Iterable[
     if kind.files is not None and (path == Path.cwd() or path in Path.cwd().parents):
         raise OutputFolderError(
             f"{given} is the current folder or holds it, and a {kind.name} is replaced whole: "
-            f"name a folder of its own, e.g. {given / kind.name.split()[0]}"
+            "name a new folder inside it"
         )
     if not path.exists():
         return path

@@ -140,6 +140,8 @@ def test_sample_data_meets_the_brief(tmp_path):
     assert len(set(sentences)) >= 3000
     assert summary.unknown_tables == ["Chronicle_of_the_unknown_"]
     rows = _rows(tmp_path / "corpus")
+    lines = (tmp_path / "corpus" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines == [json.dumps(row, ensure_ascii=False) for row in rows], "written as json.dumps writes them"
     assert {row["game"] for row in rows} == {"ds1", "ds2", "ds3"}
     tables = {row["table"] for row in rows}
     assert {"Weapon_long_desc_", "武器うんちく", "会話", "Conversation_"} <= tables, "XML, loose FMG and DCX binder"
