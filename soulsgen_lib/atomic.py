@@ -56,6 +56,9 @@ def check_output_folder(target: str | Path, kind: OutputKind, sources: Iterable[
     path = given.resolve()
     if path.exists() and not path.is_dir():
         raise OutputFolderError(f"{given} is a file, not a folder: give a folder path for the {kind.name}")
+    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise OutputFolderError(f"{given} lies under the file {blocking}: give a folder path for the {kind.name}")
     for source in sources:
         source_path = Path(source).resolve()
         if path == source_path:
@@ -71,7 +74,10 @@ def check_output_folder(target: str | Path, kind: OutputKind, sources: Iterable[
         )
     if not path.exists():
         return path
-    names = sorted(entry.name for entry in path.iterdir())
+    try:
+        names = sorted(entry.name for entry in path.iterdir())
+    except OSError as error:
+        raise OutputFolderError(f"{given}: cannot list the folder ({error.strerror})") from None
     if not names:
         return path
     if not any(any(path.glob(marker)) for marker in kind.markers):

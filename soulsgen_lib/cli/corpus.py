@@ -28,7 +28,8 @@ def corpus() -> None:
     "out_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Corpus folder to write (replaced atomically). [default: $SOULSGEN_HOME/work/corpus]",
+    help="Corpus folder to write: new, empty or an earlier corpus (replaced atomically). "
+    "[default: $SOULSGEN_HOME/work/corpus]",
 )
 @click.option(
     "--test-fraction",

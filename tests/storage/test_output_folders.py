@@ -75,6 +75,8 @@ def test_build_refuses_to_replace_a_file(tiny_game_text, tmp_path):
     some_file.write_text("keep me\n")
     code, output = _build(tiny_game_text, some_file)
     assert code == 1 and "is a file, not a folder" in _error_line(output)
+    code, output = _build(tiny_game_text, some_file / "corpus")
+    assert code == 1 and f"lies under the file {some_file}" in _error_line(output)
     assert some_file.read_text() == "keep me\n"
 
 
