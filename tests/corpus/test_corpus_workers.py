@@ -36,10 +36,18 @@ def _children() -> set[int]:
 
 
 def _workers_left(before: set[int]) -> list[psutil.Process]:
-    """Processes started since `before` that still run, the fork server and its resource tracker aside."""
+    """Processes started since `before` that still run, the fork server and its resource tracker aside.
+
+    Those two are this process's children running `multiprocessing` code; workers are forked from this
+    process or from the fork server.
+    """
     new = [child for child in psutil.Process().children(recursive=True) if child.pid not in before]
     _, alive = psutil.wait_procs(new, timeout=10)
-    return [child for child in alive if "multiprocessing" not in " ".join(child.cmdline())]
+    return [
+        child
+        for child in alive
+        if not (child.ppid() == os.getpid() and "from multiprocessing" in " ".join(child.cmdline()))
+    ]
 
 
 def test_a_worker_killed_while_reading_fails_the_build_naming_the_file(tmp_path, monkeypatch):
