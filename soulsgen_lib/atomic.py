@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +113,7 @@ def atomic_path(target: str | Path, mode: int | None = None) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _hold_lock(fd)
         yield tmp
         os.chmod(tmp, _FILE_MODE if mode is None else mode)
         os.replace(tmp, target)
@@ -164,10 +164,17 @@ def _locked_temp_dir(target: Path, suffix: str) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel when this process ends, however it ends
+        _hold_lock(fd)
         yield folder
     finally:
         os.close(fd)
+
+
+def _hold_lock(fd: int) -> None:
+    """Lock `fd` until it is closed; the kernel releases the lock when this process ends, however it ends."""
+    # On a filesystem without locks, go without: the cleaner cannot lock there either, so it deletes nothing.
+    with suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def remove_stale_temps(target: str | Path) -> list[Path]:
@@ -187,9 +194,9 @@ def remove_stale_temps(target: str | Path) -> list[Path]:
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError:  # a live process is writing it (or this filesystem has no locks: leave it)
             os.close(fd)
-            continue  # a live process is writing it
+            continue
         try:
             if match.group(2) == _ASIDE_SUFFIX and not target.exists() and (candidate / target.name).is_dir():
                 os.replace(candidate / target.name, target)
