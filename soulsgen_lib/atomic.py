@@ -62,11 +62,15 @@ def check_output_folder(target: str | Path, kind: OutputKind, sources: Iterable[
     for source in sources:
         source_path = Path(source).resolve()
         if path == source_path:
-            raise OutputFolderError(f"{given} is the source {source}: write the {kind.name} to another folder")
+            raise OutputFolderError(f"{given} is the source {source}: choose another folder for the {kind.name}")
         if path in source_path.parents:
-            raise OutputFolderError(f"{given} holds the source {source}: write the {kind.name} to a folder of its own")
+            raise OutputFolderError(
+                f"{given} holds the source {source}: choose a folder apart from it for the {kind.name}"
+            )
         if source_path in path.parents:
-            raise OutputFolderError(f"{given} lies inside the source {source}: write the {kind.name} elsewhere")
+            raise OutputFolderError(
+                f"{given} lies inside the source {source}: choose a folder outside it for the {kind.name}"
+            )
     if kind.files is not None and (path == Path.cwd() or path in Path.cwd().parents):
         raise OutputFolderError(
             f"{given} is the current folder or holds it, and a {kind.name} is replaced whole: "
