@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 _TASKS_AHEAD = 2  # batches queued per worker, so that none waits for its next one
-_BATCH_BYTES = 1 << 20  # tasks go to a worker in batches of about this much input: one message per file costs more
+_BATCH_BYTES = 1 << 20  # tasks go to a worker in batches of about this much input: a message per file costs more
 
 
 class WorkerDied(Exception):
@@ -62,36 +62,40 @@ def pool_context() -> multiprocessing.context.BaseContext:
 
 
 class Workers:
-    """`count` worker processes (with one, tasks run in this process instead)."""
+    """Up to `count` worker processes (with one, tasks run in this process instead)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
-        context = pool_context()
-        self.workers = [_Worker(context) for _ in range(count)] if count > 1 else []
-        self.limit = _TASKS_AHEAD * count  # batches sent and not yet taken
+        self.workers: list[_Worker] = []
+        self.limit = _TASKS_AHEAD * count  # batches handed out and not yet taken
 
     def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for worker in self.workers:
-            worker.stop()
+        self._stop()
 
     def in_order(self, function: Callable[[Any], Any], tasks: list, sizes: list[int]) -> Iterator[Any]:
         """`map(function, tasks)` on the workers, `sizes` being each task's input bytes; raises `WorkerDied`.
 
-        Results come in task order, at most `limit` batches ahead of the one being taken.
+        Results come in task order, at most `limit` batches ahead of the one being taken. The workers start
+        here, before the caller starts other threads (a progress bar's), and get `function` and `tasks` then;
+        later messages are batch numbers, so none can fill a pipe while its reader is busy sending.
         """
-        if not self.workers:
-            yield from map(function, tasks)
-            return
-        batches = list(_batches(tasks, sizes))
+        if self.count < 2:
+            return map(function, tasks)
+        self._stop()
+        context = pool_context()
+        self.workers = [_Worker(context, function, tasks) for _ in range(self.count)]
+        return self._results(tasks, list(_batches(sizes)))
+
+    def _results(self, tasks: list, batches: list[tuple[int, int]]) -> Iterator[Any]:
         done: dict[int, list] = {}
         sent = taken = 0
         while taken < len(batches):
             for worker in self.workers:  # results wait in `done` for earlier ones: memory stays bounded if we lag
                 while sent < len(batches) and len(worker.pending) < _TASKS_AHEAD and sent - taken < self.limit:
-                    worker.send(sent, function, batches[sent])
+                    worker.send(sent, batches[sent])
                     sent += 1
             while taken in done:
                 yield from done.pop(taken)
@@ -102,36 +106,44 @@ class Workers:
             ready = wait([worker.connection for worker in busy] + [worker.process.sentinel for worker in self.workers])
             for worker in self.workers:
                 if worker.process.sentinel in ready:
-                    raise worker.died(batches)
+                    raise worker.died(tasks)
             for worker in busy:
                 if worker.connection in ready:
                     try:
                         number, results = worker.receive()
                     except EOFError:  # it died: its end of the pipe closed a moment before its sentinel
-                        raise worker.died(batches) from None
+                        raise worker.died(tasks) from None
                     done[number] = results
+
+    def _stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []
 
 
 class _Worker:
-    """One worker process, the batches sent to it and the task it is running."""
+    """One worker process, the batches (ranges of task indexes) sent to it and the task it is running."""
 
-    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, context: multiprocessing.context.BaseContext, function: Callable[[Any], Any], tasks: list):
         self.connection, child_end = context.Pipe()
-        self.running = context.RawArray("q", (-1, -1))  # (batch number, task index) the worker is on
+        self.running = context.RawValue("q", -1)  # index of the task the worker is on
         self.process = context.Process(
-            target=_serve, args=(child_end, self.connection, self.running), name="corpus-worker", daemon=True
+            target=_serve,
+            args=(child_end, self.connection, self.running, function, tasks),
+            name="corpus-worker",
+            daemon=True,
         )
         self.process.start()
         child_end.close()
-        self.pending: deque[int] = deque()  # numbers of the batches sent and not yet answered
+        self.pending: deque[tuple[int, int]] = deque()  # (first, end) task indexes of the batches sent, unanswered
 
-    def send(self, number: int, function: Callable[[Any], Any], batch: list) -> None:
-        self.pending.append(number)
+    def send(self, number: int, batch: tuple[int, int]) -> None:
+        self.pending.append(batch)
         try:
-            self.connection.send((number, function, batch))
+            self.connection.send((number, *batch))
         except OSError:  # the worker is gone
             self.process.join(timeout=5)
-            raise WorkerDied(batch[0], self.process.exitcode) from None
+            raise WorkerDied(None, self.process.exitcode) from None
 
     def receive(self) -> tuple[int, list]:
         number, results = self.connection.recv()
@@ -140,13 +152,14 @@ class _Worker:
         self.pending.popleft()
         return number, results
 
-    def died(self, batches: list[list]) -> WorkerDied:
+    def died(self, tasks: list) -> WorkerDied:
         """The error for this dead worker: the task it was running, or the next one it was sent."""
         self.process.join(timeout=5)  # its exit code is known once it is reaped
         task = None
         if self.pending:
-            number, index = self.running
-            task = batches[number][index] if number == self.pending[0] else batches[self.pending[0]][0]
+            first, end = self.pending[0]
+            index = self.running.value
+            task = tasks[index if first <= index < end else first]
         return WorkerDied(task, self.process.exitcode)
 
     def stop(self) -> None:
@@ -170,8 +183,10 @@ class _Failure:
         self.trace = trace
 
 
-def _serve(connection: Connection, parent_end: Connection, running: Any) -> None:
-    """A worker's loop: run each batch it is sent and send back the results, until told to stop.
+def _serve(
+    connection: Connection, parent_end: Connection, running: Any, function: Callable[[Any], Any], tasks: list
+) -> None:
+    """A worker's loop: run each batch of `tasks` it is sent and send back the results, until told to stop.
 
     It also ends when the build's process is gone (the pipe reads end of file), killed or not.
     """
@@ -183,26 +198,24 @@ def _serve(connection: Connection, parent_end: Connection, running: Any) -> None
             return
         if message is None:
             return
-        number, function, batch = message
+        number, first, end = message
         try:
             results = []
-            for index, task in enumerate(batch):
-                running[1] = index  # index first: a worker killed between the two writes still names a task
-                running[0] = number
-                results.append(function(task))
+            for index in range(first, end):
+                running.value = index
+                results.append(function(tasks[index]))
         except Exception:
             results = _Failure(traceback.format_exc())
         connection.send((number, results))
 
 
-def _batches(tasks: list, sizes: list[int]) -> Iterator[list]:
-    """Consecutive tasks grouped until their input reaches `_BATCH_BYTES`."""
-    batch, batch_bytes = [], 0
-    for task, size in zip(tasks, sizes, strict=True):
-        batch.append(task)
+def _batches(sizes: list[int]) -> Iterator[tuple[int, int]]:
+    """(first, end) index ranges of consecutive tasks, grouped until their input reaches `_BATCH_BYTES`."""
+    first, batch_bytes = 0, 0
+    for index, size in enumerate(sizes):
         batch_bytes += size
         if batch_bytes >= _BATCH_BYTES:
-            yield batch
-            batch, batch_bytes = [], 0
-    if batch:
-        yield batch
+            yield first, index + 1
+            first, batch_bytes = index + 1, 0
+    if first < len(sizes):
+        yield first, len(sizes)

@@ -113,3 +113,14 @@ def test_a_worker_killed_from_outside_fails_the_build_within_seconds(tmp_path):
     assert not (tmp_path / "corpus").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["game"]
     assert _workers_left(before) == []
+
+
+@pytest.mark.timeout(120)
+def test_thousands_of_small_files_go_through_the_workers(tmp_path):
+    # Many files make long task lists: the workers get them when they start, not through their pipes.
+    names = [f"Chronicle_{number}_" for number in range(2500)]
+    for name in names:
+        write_table(tmp_path / "game", name, [(1, f"The {name} hums when the moon is near.")])
+    options = CorpusOptions(include_tables=tuple(names), workers=2)
+    summary = build_corpus([tmp_path / "game"], tmp_path / "corpus", options)
+    assert summary.workers == 2 and summary.sentences == 2500

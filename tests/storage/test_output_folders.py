@@ -158,9 +158,10 @@ def test_a_killed_build_leaves_no_temporary_folder_after_the_next_run(tmp_path):
     )
     build = subprocess.Popen([sys.executable, "-c", code, str(SAMPLE_DATA), str(out)], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not _hidden(tmp_path) and build.poll() is None and time.monotonic() < deadline:
+    workers: list[psutil.Process] = []
+    while not (_hidden(tmp_path) and workers) and build.poll() is None and time.monotonic() < deadline:
+        workers = psutil.Process(build.pid).children(recursive=True)
         time.sleep(0.002)
-    workers = psutil.Process(build.pid).children(recursive=True)
     assert workers, "the build runs worker processes"
     build.send_signal(signal.SIGKILL)
     assert build.wait() == -signal.SIGKILL, "the build ended before it could be killed"
