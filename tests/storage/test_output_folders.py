@@ -143,6 +143,28 @@ def test_model_commands_keep_folders_of_other_files(command, kind, tmp_path):
     )
 
 
+def test_download_keeps_folders_of_other_files(tiny_game_text, tmp_path):
+    assert _build(tiny_game_text, tmp_path / "corpus")[0] == 0
+    store = ["--bucket", str(tmp_path / "store")]
+    uploaded = CliRunner().invoke(
+        soulsgen, ["upload", str(tmp_path / "corpus"), "--kind", "corpus", "--version", "v1", *store]
+    )
+    assert uploaded.exit_code == 0, uploaded.output
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "train.txt").write_text("my own notes\n")
+    for kind in ("corpus", "model", "mar"):
+        args = ["download", kind, "--out", str(photos), *store]
+        result = CliRunner().invoke(soulsgen, args)
+        assert result.exit_code == 1, result.output
+        assert "is not empty (train.txt) and is no earlier" in _error_line(result.output)
+    assert (photos / "train.txt").read_text() == "my own notes\n"
+    fresh = CliRunner().invoke(soulsgen, ["download", "corpus", "--out", str(tmp_path / "got"), *store])
+    assert fresh.exit_code == 0, fresh.output
+    again = CliRunner().invoke(soulsgen, ["download", "corpus", "--out", str(tmp_path / "got"), *store])
+    assert again.exit_code == 0, again.output
+
+
 def _hidden(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
 
