@@ -21,28 +21,23 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tools.make_sample_data import Grammar, dialogue_table, event_table, game_tables, write_xml_tables  # noqa: E402
-
 REFERENCE_MB_PER_S = 13.0
-SIZES = {"weapon": 150, "armor": 110, "item": 140, "magic": 50, "accessory": 45}
 
 
 def generate(folder: Path, megabytes: float) -> int:
-    """Write games of XML tables (each from its own grammar seed) until `megabytes` is reached; returns bytes."""
-    total = 0
-    game = 0
-    while total < megabytes * 1e6:
-        grammar = Grammar(1000 + game)
-        tables = game_tables(grammar, SIZES, japanese=game % 2 == 1)
-        tables["Conversation_"] = dialogue_table(grammar, 260, 10000000)
-        tables["Event_text_"] = event_table(grammar, 80)
-        out = folder / f"game{game:03d}" / "item-msgbnd-dcx"
-        write_xml_tables(out, tables, "DarkSouls1", witchy=game % 2 == 1)
-        total += sum(path.stat().st_size for path in out.iterdir())
-        game += 1
-    return total
+    """Write `megabytes` of generated XML games (tools/make_sample_data.py --bench-mb); returns their bytes."""
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "make_sample_data.py"),
+            "--bench-mb",
+            str(megabytes),
+            "--out",
+            str(folder),
+        ],
+        check=True,
+    )
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 _CHILD = """

@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from soulsgen_lib.model.generate import GenerationRequest, Generator
 from soulsgen_lib.serving.client import TorchServeClient

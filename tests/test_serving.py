@@ -145,11 +145,12 @@ def test_deploy_makes_a_new_version_the_default_then_stop_ends_everything(
 ) -> None:
     info, home = private_torchserve
     runner = CliRunner()
-    built = runner.invoke(main, ["package", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--version", "v2"])
+    store = tmp_path / "store"  # a folder of its own: package writes only into a new, empty or model store
+    built = runner.invoke(main, ["package", "--model", str(tiny_model_dir), "--out", str(store), "--version", "v2"])
     assert built.exit_code == 0, built.output
 
-    deployed = runner.invoke(main, ["serve", "deploy", str(tmp_path / "soulsgen.mar"), "--home", str(home)])
-    again = runner.invoke(main, ["serve", "deploy", str(tmp_path / "soulsgen.mar"), "--home", str(home)])
+    deployed = runner.invoke(main, ["serve", "deploy", str(store / "soulsgen.mar"), "--home", str(home)])
+    again = runner.invoke(main, ["serve", "deploy", str(store / "soulsgen.mar"), "--home", str(home)])
 
     assert deployed.exit_code == 0, deployed.output
     assert "v2 is now the default" in deployed.output
@@ -162,11 +163,11 @@ def test_deploy_makes_a_new_version_the_default_then_stop_ends_everything(
     # A MAR already in the server's model store (as the pipeline publishes it) is registered by name;
     # this one holds a sub-word model, whose decoding the handler keeps to corpus words.
     rebuilt = runner.invoke(
-        main, ["package", "--model", str(tiny_subword_model_dir), "--out", str(tmp_path), "--version", "v3"]
+        main, ["package", "--model", str(tiny_subword_model_dir), "--out", str(store), "--version", "v3"]
     )
     assert rebuilt.exit_code == 0, rebuilt.output
     in_store = home / "model-store" / "soulsgen-v3.mar"
-    shutil.copyfile(tmp_path / "soulsgen.mar", in_store)
+    shutil.copyfile(store / "soulsgen.mar", in_store)
     from_store = runner.invoke(main, ["serve", "deploy", str(in_store), "--home", str(home)])
     assert from_store.exit_code == 0, from_store.output
     assert [entry["modelVersion"] for entry in manager.versions("soulsgen")] == ["v3"]

@@ -78,7 +78,8 @@ def corpus() -> None:
     "out_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Corpus folder to write (replaced atomically). [default: $SOULSGEN_HOME/work/corpus]",
+    help="Corpus folder to write: new, empty or an earlier corpus (replaced atomically). "
+    "[default: $SOULSGEN_HOME/work/corpus]",
 )
 @click.option(
     "--test-fraction",
@@ -222,7 +223,7 @@ def inspect(paths: tuple[Path, ...], out: Path) -> None:
     entities need spaCy's en_core_web_sm (python -m spacy download en_core_web_sm); without it the report
     says so and shows the rest.
     """
-    from soulsgen_lib.corpus.inspect import inspect_paths, summary_lines
+    from soulsgen_lib.corpus.report import inspect_paths, summary_lines
 
     columns = inspect_paths(list(paths), out)
     for name, stats in columns.items():

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import click
 
+from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import artifact_folder, home_option
 
+_MODEL_FOLDER = OutputKind("model folder", markers=("model_card.json", "checkpoint.pt", "tokenizer.json"))
+_EVALUATION_FOLDER = OutputKind("evaluation folder", markers=("scorecard.json", "report.html"))
 _PRESETS = ("tiny", "small", "seed")
 
 
@@ -83,7 +86,7 @@ def tokenizer_train(
     from soulsgen_lib.model.tokenizer import read_sentences, train_tokenizer
 
     corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
-    out_dir = artifact_folder(out_dir, home, "work_model_dir")
+    out_dir = check_output_folder(artifact_folder(out_dir, home, "work_model_dir"), _MODEL_FOLDER, [corpus_dir])
     trained = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab, kind=tokenizer_kind)
     trained.save(out_dir / "tokenizer.json")
     click.echo(f"{out_dir / 'tokenizer.json'}: {trained.vocab_size} tokens", err=True)
@@ -157,9 +160,10 @@ def train(
         overrides["compile"] = True
     if max_minutes is not None:
         overrides["max_minutes"] = max_minutes
+    corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
     card = train_model(
-        artifact_folder(corpus_dir, home, "work_corpus_dir"),
-        artifact_folder(out_dir, home, "work_model_dir"),
+        corpus_dir,
+        check_output_folder(artifact_folder(out_dir, home, "work_model_dir"), _MODEL_FOLDER, [corpus_dir]),
         preset=preset,
         steps=steps,
         seed=seed,
@@ -259,10 +263,12 @@ def evaluate(
     from soulsgen_lib.model.evaluate import evaluate_model
 
     model_dir = artifact_folder(model_dir, home, "work_model_dir")
+    corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
+    out_dir = out_dir if out_dir is not None else model_dir / "evaluation"
     scorecard = evaluate_model(
         model_dir,
-        artifact_folder(corpus_dir, home, "work_corpus_dir"),
-        out_dir if out_dir is not None else model_dir / "evaluation",
+        corpus_dir,
+        check_output_folder(out_dir, _EVALUATION_FOLDER, [corpus_dir]),
         count=count,
         seed=seed,
         baseline=not no_baseline,

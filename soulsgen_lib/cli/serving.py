@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import artifact_folder, home_option, load_settings, setting_option
+
+_MODEL_STORE = OutputKind("model store", markers=("*.mar",))
 
 
 def _serve_dir(home: Path | None) -> Path:
@@ -82,9 +85,10 @@ def package(
         torch_threads=torch_threads,
         precision=precision,
     )
+    model_dir = artifact_folder(model_dir, home, "work_model_dir")
     mar = package_model(
-        artifact_folder(model_dir, home, "work_model_dir"),
-        artifact_folder(model_store, home, "model_store_dir"),
+        model_dir,
+        check_output_folder(artifact_folder(model_store, home, "model_store_dir"), _MODEL_STORE, [model_dir]),
         version,
         options,
     )

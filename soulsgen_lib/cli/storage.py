@@ -6,8 +6,15 @@ from pathlib import Path
 
 import click
 
+from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import load_settings, setting_option
 from soulsgen_lib.storage import KINDS, open_settings_store
+
+_DOWNLOADED = {  # what a folder holds when an earlier download of each kind went there
+    "corpus": OutputKind("corpus folder", markers=("manifest.json",)),
+    "model": OutputKind("model folder", markers=("model_card.json",)),
+    "mar": OutputKind("model store", markers=("*.mar",)),
+}
 
 KIND_HELP = "corpus: a corpus folder; model: a trained model folder; mar: a TorchServe .mar (file or its folder)."
 BUCKET_HELP = "Store root: gs://bucket[/prefix] or a local folder; empty uses SOULSGEN_HOME."
@@ -38,11 +45,12 @@ def upload(local_path: Path, kind: str, version: str, bucket: str | None) -> Non
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder to write into (created if missing; other files in it are kept).",
+    help="Folder to write into: new, empty or an earlier download of KIND (other files in it are kept).",
 )
 @setting_option("bucket", "--bucket", help=BUCKET_HELP)
 def download(kind: str, version: str, out_dir: Path, bucket: str | None) -> None:
     """Fetch a version of KIND (corpus, model or mar) from the store into --out."""
+    out_dir = check_output_folder(out_dir, _DOWNLOADED[kind])
     store = open_settings_store(load_settings(bucket=bucket))
     resolved = store.resolve(kind, version)
     path = store.download(kind, resolved, out_dir)

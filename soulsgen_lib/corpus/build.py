@@ -1,26 +1,30 @@
-"""Build the training corpus from game text: read, clean, link, join dialogue, drop boilerplate, split, write."""
+"""Build the training corpus from game text: read → clean → dedupe → split → write.
+
+Two passes. The first reads and cleans each file on worker processes (`workers`) and spills its records to
+disk (`spill`), counting in a fixed-size sketch (`sketch`) how many entries hold each sentence. The second reads
+the spill back in file order, keeps boilerplate once, splits train and test by entry and writes the corpus.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import marshal
-import multiprocessing
-import os
 import re
 import string
-import threading
 from array import array
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from soulsgen_lib.atomic import atomic_dir
+from soulsgen_lib.atomic import OutputKind, atomic_dir, check_output_folder
 from soulsgen_lib.checksum import file_sha256
+from soulsgen_lib.corpus import spill
+from soulsgen_lib.corpus.sketch import SentenceCounter
+from soulsgen_lib.corpus.workers import WorkerDied, Workers, describe_exit, worker_count
 from soulsgen_lib.gametext import DEFAULT_LANGUAGES, MAX_FILE_BYTES, FmgTable, GameTextError, clean
 from soulsgen_lib.gametext import catalog as cat
 from soulsgen_lib.gametext.games import check_games
@@ -30,15 +34,13 @@ log = logging.getLogger(__name__)
 
 CORPUS_FILES = ("train.txt", "test.txt", "words.txt", "corpus.jsonl")
 MANIFEST = "manifest.json"
+CORPUS_OUTPUT = OutputKind("corpus folder", markers=(MANIFEST,), files=(*CORPUS_FILES, MANIFEST))
 _SPILL = "records.tmp.marshal"
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _WORD_CHARACTERS = frozenset(string.ascii_lowercase + "'’")
 _CAPITALISED = re.compile(r" ([A-Z][a-z]+)\b")  # a capital word after a space: not a sentence's first word
-_WORD_BATCH = 4096
-_SPILL_HEADER = 8  # bytes of a spilled block's length
+_WORD_BATCH = 4096  # sentences counted in one pass of `str.translate`
 _NAMES, _TABLES = "names", "tables"  # the two reads of a file: item names first (for linking), then corpus text
-_TASKS_AHEAD = 2  # batches handed to each worker before its oldest result is taken
-_BATCH_BYTES = 1 << 20  # files go to the workers in batches of about this much input: one per file costs more
 _json_string = json.encoder.encode_basestring  # the C encoder json.dumps(..., ensure_ascii=False) uses for a str
 
 
@@ -96,39 +98,6 @@ class _Record(NamedTuple):
     keys: list[int]
 
 
-class SentenceCounter:
-    """How many distinct entries hold each sentence, in fixed memory whatever the input size.
-
-    A count-min sketch: two rows of saturating byte counters indexed by a stable hash. It can overcount (a
-    sentence sharing both cells with others), never undercount, and gives the same answer on every run.
-    """
-
-    WIDTH_BITS = 22
-    _MASK = (1 << WIDTH_BITS) - 1
-
-    def __init__(self) -> None:
-        self.rows = (bytearray(1 << self.WIDTH_BITS), bytearray(1 << self.WIDTH_BITS))
-
-    @staticmethod
-    def key(sentence: str) -> int:
-        """The sentence's stable 64-bit hash: computed once in the first pass, kept for the second."""
-        return int.from_bytes(hashlib.blake2b(sentence.encode("utf-8"), digest_size=8).digest(), "little")
-
-    def add(self, keys: Iterable[int]) -> None:
-        """Count one more entry for each key (a sentence's `key`)."""
-        first, second, mask = *self.rows, self._MASK
-        for key in keys:
-            if first[key & mask] < 255:
-                first[key & mask] += 1
-            if second[(key >> 32) & mask] < 255:
-                second[(key >> 32) & mask] += 1
-
-    def counts(self, keys: list[int]) -> list[int]:
-        """How many entries hold each key's sentence (never fewer than the truth)."""
-        first, second, mask = *self.rows, self._MASK
-        return [min(first[key & mask], second[(key >> 32) & mask]) for key in keys]
-
-
 def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | None = None) -> CorpusSummary:
     """Read every table under `sources`, clean it and write the corpus folder `out_dir` in one atomic swap."""
     options = options or CorpusOptions()
@@ -138,6 +107,7 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
         raise CorpusError(
             f"{out_dir} holds published corpus versions (it has a `latest` pointer): write the corpus elsewhere"
         )
+    target = check_output_folder(out_dir, CORPUS_OUTPUT, sources)
     check_games(options.games)
     found, ignored = discover([Path(p) for p in sources], options.max_file_bytes)
     files = [f for f in found if wanted_source(f, options.games, options.languages)]
@@ -153,41 +123,53 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
                 else "expected FMG XML exports, FMG tables, BND3/BND4 binders or DCX archives"
             )
         )
-    counts = clean.RuleCounts()
-    with _Workers(_worker_count(options, len(files))) as workers, atomic_dir(out_dir) as tmp:
-        builder = _Builder(options, counts, workers)
-        spill = tmp / _SPILL
-        with spill.open("wb") as handle:
-            builder.spill(files, handle)
-        if builder.errors and not options.skip_bad:
+    with Workers(worker_count(options.workers, len(files))) as workers, atomic_dir(target) as tmp:
+        first_pass = _FirstPass(options, workers)
+        with (tmp / _SPILL).open("wb") as handle:
+            first_pass.read_and_clean(files, handle)
+        if first_pass.errors and not options.skip_bad:
             raise CorpusError(
-                f"{len(builder.errors)} bad input file(s), corpus not written (use --skip-bad to build without "
-                "them):\n  " + "\n  ".join(builder.errors)
+                f"{len(first_pass.errors)} bad input file(s), corpus not written (use --skip-bad to build without "
+                "them):\n  " + "\n  ".join(first_pass.errors)
             )
-        summary = _write_outputs(tmp, spill, builder, files, ignored, options, out_dir, _WordCounter(workers))
-        summary.workers = workers.count
-        spill.unlink()
-    return summary
+        with (tmp / _SPILL).open("rb") as handle:
+            totals, words = _dedupe_split_write(tmp, spill.read_records(handle), first_pass, options)
+        (tmp / _SPILL).unlink()
+        familiar = _write_words(tmp / "words.txt", *words.counts(), options.min_word_count)
+        corpus_hash = _write_manifest(tmp, first_pass, files, ignored, options, totals, len(familiar))
+    return CorpusSummary(
+        out_dir=out_dir,
+        files=len(files),
+        entries=totals["entries"],
+        sentences=totals["train"] + totals["test"],
+        train_sentences=totals["train"],
+        test_sentences=totals["test"],
+        words=len(familiar),
+        corpus_hash=corpus_hash,
+        skipped=list(first_pass.errors),
+        unknown_tables=sorted(first_pass.unknown),
+        workers=workers.count,
+    )
 
 
-class _Builder:
-    """The first pass: files read and cleaned by the workers, their records spilled in file order.
+class _FirstPass:
+    """Read → clean: files read and cleaned by the workers, their records spilled in file order.
 
     This process only merges what the workers report (counts, name tables, sentence keys) and copies their
     records, already serialised, to the spill; the output is the same whatever the number of workers.
     """
 
-    def __init__(self, options: CorpusOptions, counts: clean.RuleCounts, workers: _Workers) -> None:
+    def __init__(self, options: CorpusOptions, workers: Workers) -> None:
         self.options = options
-        self.counts = counts
         self.workers = workers
+        self.counts = clean.RuleCounts()
         self.errors: list[str] = []
         self.sentence_entries = SentenceCounter()
         self.tables: dict[str, dict[str, dict]] = defaultdict(dict)
         self.unknown: set[str] = set()
         self.smallest_split_key: tuple[float, str] | None = None
 
-    def spill(self, files: list[SourceFile], handle: BinaryIO) -> None:
+    def read_and_clean(self, files: list[SourceFile], handle: BinaryIO) -> None:
         """Spill every record, game by game, each game's item names first so the second pass can link its lore.
 
         Only one game's names are held at a time, so memory follows the largest game, not the whole input.
@@ -200,26 +182,31 @@ class _Builder:
         results = self.workers.in_order(_FileReader(self.options).read, tasks, sizes)
         progress = _progress(len(files), self.options.progress)
         game = None
-        for (phase, source), result in zip(tasks, results, strict=True):
-            if source.game != game:
-                game, bad, names, names_spilled = source.game, set(), {}, False
-            if phase == _NAMES:
-                if result.error:
-                    self.errors.append(result.error)
-                    bad.add(source.path)
-                for category, table_names in result.names.items():
-                    names.setdefault(category, {}).update(table_names)
-            else:
-                progress.update(1)
-                if not names_spilled:  # the game's first corpus file: all its names are in
-                    _spill_block(marshal.dumps((_NAMES, names)), handle)
-                    names_spilled = True
-                if source.path in bad:
-                    continue
-                self._merge(game, result)
-                _spill_block(result.records, handle)
-            self.counts.add(result.counts)
-        progress.close()
+        try:
+            for (phase, source), result in zip(tasks, results, strict=True):
+                if source.game != game:
+                    game, bad, names, names_spilled = source.game, set(), {}, False
+                if phase == _NAMES:
+                    if result.error:
+                        self.errors.append(result.error)
+                        bad.add(source.path)
+                    for category, table_names in result.names.items():
+                        names.setdefault(category, {}).update(table_names)
+                else:
+                    progress.update(1)
+                    if not names_spilled:  # the game's first corpus file: all its names are in
+                        spill.write_block(handle, spill.names_block(names))
+                        names_spilled = True
+                    if source.path in bad:
+                        continue
+                    self._merge(game, result)
+                    spill.write_block(handle, result.records)
+                self.counts.add(result.counts)
+        except WorkerDied as died:
+            where = f"{died.task[1].path}: the worker reading this file" if died.task else "a corpus worker"
+            raise CorpusError(f"{where} died ({describe_exit(died.exitcode)}); the corpus was not written") from None
+        finally:
+            progress.close()
 
     def _merge(self, game: str, result: _FileResult) -> None:
         if result.error:
@@ -240,7 +227,7 @@ class _FileResult:
     """One file read and cleaned: its item names or its records, what the rules did, and the error if any."""
 
     names: dict[str, dict[int, str]] = field(default_factory=dict)  # item names by category, then id
-    records: bytes = marshal.dumps((_TABLES, []))  # a spill block: the records, marshalled
+    records: bytes = spill.records_block([])  # the records, as a spill block
     tables: list[tuple[str, str, int, int]] = field(default_factory=list)  # (name, kind, entries, sentences)
     entry_sentence_keys: array = field(default_factory=lambda: array("Q"))  # each entry's distinct sentences
     smallest_split_key: tuple[float, str] | None = None  # (score, entry key) of the lowest-scoring entry
@@ -277,7 +264,7 @@ class _FileReader:
                     records += self._records(source, table, kind, result)
         except GameTextError as error:
             result.error = str(error)
-        result.records = marshal.dumps((_TABLES, records))
+        result.records = spill.records_block(records)
         return result
 
     def _kind_of(self, name: str) -> cat.TableKind:
@@ -352,80 +339,6 @@ def _collapse_variants(entries: list[tuple[list[int], str]], counts: clean.RuleC
     return [(ids, text) for text, ids in by_text.items()]
 
 
-def _worker_count(options: CorpusOptions, files: int) -> int:
-    """`options.workers`, else one per idle CPU (as `make --load-average` does); never more than there are files."""
-    if multiprocessing.current_process().daemon:
-        return 1  # a daemonic process (a Celery worker, say) may not start processes of its own
-    if options.workers:
-        return max(1, min(options.workers, files))
-    # Workers cost some 15% more CPU time in all (forks, transfers): they pay on idle CPUs, not on busy ones.
-    try:
-        busy = max(0.0, os.getloadavg()[0] - 1.0)  # the last minute's load, less this process
-    except (AttributeError, OSError):  # no load average on this system
-        busy = 0.0
-    return max(1, min(round((os.cpu_count() or 1) - busy), files))
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """fork, unless this process runs other threads (an Airflow task's): then a fork server.
-
-    A fork copies locks that another thread may hold at that moment, and a worker that needs one
-    waits for ever (an `airflow dags test` run hung that way). The fork server is a clean
-    single-thread parent; it needs an importable, guarded `__main__`, as Airflow and our CLIs have.
-    """
-    return multiprocessing.get_context("forkserver" if threading.active_count() > 1 else "fork")
-
-
-class _Workers:
-    """Worker processes that run tasks for this one (with one worker, tasks run here instead)."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.pool = _pool_context().Pool(count) if count > 1 else None
-        self.limit = _TASKS_AHEAD * count  # batches handed out and not yet collected: memory stays flat if we lag
-
-    def __enter__(self) -> _Workers:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-
-    def in_order(self, function: Callable[[Any], Any], tasks: list, sizes: list[int]) -> Iterator[Any]:
-        """`map(function, tasks)` on the workers, in batches of about `_BATCH_BYTES` (`sizes`: each task's bytes).
-
-        Results come in task order, at most `limit` batches ahead.
-        """
-        if self.pool is None:
-            yield from map(function, tasks)
-            return
-        pending: deque = deque()
-        for batch in _batches(tasks, sizes):
-            pending.append(self.pool.apply_async(_map_list, (function, batch)))
-            if len(pending) > self.limit:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
-
-
-def _batches(tasks: list, sizes: list[int]) -> Iterator[list]:
-    """Consecutive tasks grouped until their input reaches `_BATCH_BYTES`."""
-    batch, batch_bytes = [], 0
-    for task, size in zip(tasks, sizes, strict=True):
-        batch.append(task)
-        batch_bytes += size
-        if batch_bytes >= _BATCH_BYTES:
-            yield batch
-            batch, batch_bytes = [], 0
-    if batch:
-        yield batch
-
-
-def _map_list(function: Callable[[Any], Any], tasks: list) -> list:
-    """`function` over a batch of tasks, in a worker."""
-    return [function(task) for task in tasks]
-
-
 def _item_name(ids: list[int], names: dict[int, str]) -> str | None:
     for entry_id in sorted(ids):
         if entry_id in names:
@@ -450,66 +363,88 @@ def _progress(total: int, enabled: bool) -> Any:
     return tqdm(total=total, desc="reading game text", unit="file", disable=not enabled)
 
 
-def _write_outputs(
-    tmp: Path,
-    spill: Path,
-    builder: _Builder,
-    files: list[SourceFile],
-    ignored: list[Path],
-    options: CorpusOptions,
-    out_dir: Path,
-    word_counter: _WordCounter,
-) -> CorpusSummary:
-    """Second pass over the spilled records: boilerplate, train/test split, words, manifest."""
+def _dedupe_split_write(
+    tmp: Path, spilled: Iterator[tuple[tuple, dict]], first_pass: _FirstPass, options: CorpusOptions
+) -> tuple[Counter[str], _WordCounter]:
+    """Dedupe → split → write: boilerplate kept once, each entry to train or test, the rows of corpus.jsonl.
+
+    Returns the sentence and entry totals, and the words of the train sentences.
+    """
     threshold = options.boilerplate_threshold
     boilerplate_seen: set[str] = set()
-    smallest = builder.smallest_split_key
+    smallest = first_pass.smallest_split_key
     # With no entry under the test fraction, the lowest-scoring entry becomes the test set.
     forced_test = smallest if smallest and smallest[0] >= options.test_fraction > 0 else None
-    totals = Counter()
+    totals: Counter[str] = Counter()
+    words = _WordCounter()
     with (
-        spill.open("rb") as records,
         (tmp / "corpus.jsonl").open("w", encoding="utf-8") as rows,
         (tmp / "train.txt").open("w", encoding="utf-8") as train,
         (tmp / "test.txt").open("w", encoding="utf-8") as test,
     ):
-        for record, item_name in _spilled(records):
-            is_test = record.score < options.test_fraction or (
-                forced_test is not None and _entry_key(record) == forced_test[1]
-            )
-            split = "test" if is_test else "train"
-            item = "null" if item_name is None else _json_string(item_name)
-            prefix = (
-                f'{{"game": {_json_string(record.game)}, "language": {_json_string(record.language)}, '
-                f'"table": {_json_string(record.table)}, '
-                f'"kind": "{record.kind}", "ids": {record.ids}, "item": {item}, "split": "{split}"'
-            )
+        for row, names in spilled:
+            record = _Record._make(row)
             kept = record.sentences
-            entry_counts = builder.sentence_entries.counts(record.keys)
+            entry_counts = first_pass.sentence_entries.counts(record.keys)
             if max(entry_counts) >= threshold:
                 kept = []
                 for sentence, entries in zip(record.sentences, entry_counts, strict=True):
                     if entries >= threshold:
                         if sentence in boilerplate_seen:
-                            builder.counts.sentences[clean.BOILERPLATE] += 1
+                            first_pass.counts.sentences[clean.BOILERPLATE] += 1
                             continue
                         boilerplate_seen.add(sentence)
                     kept.append(sentence)
             if not kept:
                 continue
-            rows.write("".join(f'{prefix}, "sentence": {_json_string(sentence)}}}\n' for sentence in kept))
+            is_test = record.score < options.test_fraction or (
+                forced_test is not None and _entry_key(record) == forced_test[1]
+            )
+            split = "test" if is_test else "train"
+            item = None if record.category is None else _item_name(record.ids, names.get(record.category, {}))
+            rows.write(_jsonl_rows(record, item, split, kept))
             (test if is_test else train).write("\n".join(kept) + "\n")
             totals[split] += len(kept)
             totals["entries"] += 1
             if not is_test:
-                word_counter.add(kept)
-    familiar = _familiar_words(*word_counter.counts(), options.min_word_count)
-    (tmp / "words.txt").write_text("".join(f"{word}\t{count}\n" for word, count in familiar), encoding="utf-8")
+                words.add(kept)
+    return totals, words
+
+
+def _jsonl_rows(record: _Record, item: str | None, split: str, sentences: list[str]) -> str:
+    """corpus.jsonl's lines for one entry: what `json.dumps(row, ensure_ascii=False)` writes, without a dict and
+    an encoder call per sentence (the entry's fields are encoded once)."""
+    prefix = (
+        f'{{"game": {_json_string(record.game)}, "language": {_json_string(record.language)}, '
+        f'"table": {_json_string(record.table)}, '
+        f'"kind": "{record.kind}", "ids": {record.ids}, "item": {"null" if item is None else _json_string(item)}, '
+        f'"split": "{split}"'
+    )
+    return "".join(f'{prefix}, "sentence": {_json_string(sentence)}}}\n' for sentence in sentences)
+
+
+def _write_words(path: Path, words: Counter[str], capitalised: Counter[str], min_count: int) -> list[tuple[str, int]]:
+    """words.txt: the familiar words of the train sentences with their counts; returns them."""
+    familiar = _familiar_words(words, capitalised, min_count)
+    path.write_text("".join(f"{word}\t{count}\n" for word, count in familiar), encoding="utf-8")
+    return familiar
+
+
+def _write_manifest(
+    tmp: Path,
+    first_pass: _FirstPass,
+    files: list[SourceFile],
+    ignored: list[Path],
+    options: CorpusOptions,
+    totals: Counter[str],
+    words: int,
+) -> str:
+    """manifest.json: inputs, rules applied, counts, options and each file's hash; returns the corpus hash."""
     file_hashes = {name: file_sha256(tmp / name) for name in CORPUS_FILES}
     corpus_hash = hashlib.sha256(
         "".join(f"{name} {digest}\n" for name, digest in sorted(file_hashes.items())).encode()
     ).hexdigest()
-    unknown = sorted(builder.unknown)
+    unknown = sorted(first_pass.unknown)
     if unknown:
         log.warning(
             "left out %d unknown table(s): %s (include one with --include-table NAME)", len(unknown), ", ".join(unknown)
@@ -527,44 +462,30 @@ def _write_outputs(
             for f in files
         ],
         "ignored_files": [str(p) for p in ignored],
-        "skipped_bad_files": builder.errors,
+        "skipped_bad_files": first_pass.errors,
         "unknown_tables": unknown,
-        "tables": {game: dict(sorted(tables.items())) for game, tables in sorted(builder.tables.items())},
-        "rules": builder.counts.as_dict(),
+        "tables": {game: dict(sorted(tables.items())) for game, tables in sorted(first_pass.tables.items())},
+        "rules": first_pass.counts.as_dict(),
         "counts": {
             "entries": totals["entries"],
             "sentences": totals["train"] + totals["test"],
             "train_sentences": totals["train"],
             "test_sentences": totals["test"],
-            "words": len(familiar),
+            "words": words,
         },
         "options": {k: v for k, v in asdict(options).items() if k not in ("progress", "skip_bad", "workers")},
         "files": file_hashes,
         "corpus_hash": corpus_hash,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return CorpusSummary(
-        out_dir=out_dir,
-        files=len(files),
-        entries=totals["entries"],
-        sentences=totals["train"] + totals["test"],
-        train_sentences=totals["train"],
-        test_sentences=totals["test"],
-        words=len(familiar),
-        corpus_hash=corpus_hash,
-        skipped=list(builder.errors),
-        unknown_tables=unknown,
-    )
+    return corpus_hash
 
 
 class _WordCounter:
-    """Counts the words of the train sentences, a batch at a time, on the pool's workers while this process writes."""
+    """The words of the train sentences, counted a batch at a time (one `str.translate` over many sentences)."""
 
-    def __init__(self, workers: _Workers) -> None:
-        self.pool = workers.pool
-        self.limit = workers.limit
+    def __init__(self) -> None:
         self.batch: list[str] = []
-        self.pending: deque = deque()
         self.words: Counter[str] = Counter()
         self.capitalised: Counter[str] = Counter()
 
@@ -576,30 +497,20 @@ class _WordCounter:
     def counts(self) -> tuple[Counter[str], Counter[str]]:
         """All words (lowercase) and the capitalised words found after a space, each with its count."""
         self._count_batch()
-        while self.pending:
-            self._merge(self.pending.popleft().get())
         return self.words, self.capitalised
 
     def _count_batch(self) -> None:
-        text = "\n".join(self.batch)
+        words, capitalised = _word_counts("\n".join(self.batch))
         self.batch = []
-        if self.pool is None:
-            self._merge(_word_counts(text))
-            return
-        self.pending.append(self.pool.apply_async(_word_counts, (text,)))
-        if len(self.pending) > self.limit:
-            self._merge(self.pending.popleft().get())
-
-    def _merge(self, counts: tuple[Counter[str], Counter[str]]) -> None:
-        self.words.update(counts[0])
-        self.capitalised.update(counts[1])
+        self.words.update(words)
+        self.capitalised.update(capitalised)
 
 
 def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
     """Words (lowercase, as `_WORD` finds them) and capitalised words of a batch of sentences.
 
-    Words are letters joined by apostrophes: turning every other character into a space and splitting takes a
-    third less time than the regex, which then only runs on the few tokens that hold an apostrophe.
+    Words are letters joined by apostrophes: turning every other character into a space and splitting is faster
+    than the regex, which then only runs on the few tokens that hold an apostrophe.
     """
     lower = text.lower()
     separators = str.maketrans(dict.fromkeys(set(lower) - _WORD_CHARACTERS, " "))
@@ -612,26 +523,6 @@ def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
         else:
             words[token] += count
     return words, Counter(_CAPITALISED.findall(text))
-
-
-def _spill_block(block: bytes, handle: BinaryIO) -> None:
-    """Append a marshalled block (a game's names, or a file's records) to the spill, behind its length."""
-    handle.write(len(block).to_bytes(_SPILL_HEADER, "little"))
-    handle.write(block)
-
-
-def _spilled(handle: BinaryIO) -> Iterator[tuple[_Record, str | None]]:
-    """The spilled records, each with its item name (`marshal.load` on a file reads in tiny pieces: slow)."""
-    names: dict[str, dict[int, str]] = {}
-    while header := handle.read(_SPILL_HEADER):
-        phase, block = marshal.loads(handle.read(int.from_bytes(header, "little")))
-        if phase == _NAMES:
-            names = block
-            continue
-        for row in block:
-            record = _Record._make(row)
-            item = None if record.category is None else _item_name(record.ids, names.get(record.category, {}))
-            yield record, item
 
 
 def _familiar_words(words: Counter[str], capitalised: Counter[str], min_count: int) -> list[tuple[str, int]]:

@@ -165,20 +165,21 @@ def test_build_keeps_chosen_games_and_languages_and_records_them_per_entry(tmp_p
     assert str(tmp_path / "er" / "item_jp") in manifest["ignored_files"]
     assert set(manifest["tables"]) == {"eldenring", "nightreign"}
 
-    build_corpus([tmp_path], tmp_path / "nr_only", CorpusOptions(games=("nightreign",)))
+    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "nr_only", CorpusOptions(games=("nightreign",)))
     assert {row["game"] for row in corpus_rows(tmp_path / "nr_only")} == {"nightreign"}
-    build_corpus([tmp_path], tmp_path / "japanese", CorpusOptions(games=("eldenring",), languages=("jpnjp",)))
+    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "japanese", CorpusOptions(games=("eldenring",), languages=("jpnjp",)))
     assert {row["language"] for row in corpus_rows(tmp_path / "japanese")} == {"jpnjp"}
-    build_corpus([tmp_path], tmp_path / "dialogue", CorpusOptions(kinds=("dialogue",)))
+    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "dialogue", CorpusOptions(kinds=("dialogue",)))
     assert {row["kind"] for row in corpus_rows(tmp_path / "dialogue")} == {"dialogue"}
 
 
 def test_a_filter_that_leaves_nothing_says_what_was_found(tmp_path):
-    (tmp_path / "item").write_bytes(archive("GR", "engUS"))
+    (tmp_path / "game").mkdir()
+    (tmp_path / "game" / "item").write_bytes(archive("GR", "engUS"))
     with pytest.raises(CorpusError, match=r"found eldenring \(engus\) but none of game sekiro in language engus"):
-        build_corpus([tmp_path], tmp_path / "corpus", CorpusOptions(games=("sekiro",)))
+        build_corpus([tmp_path / "game"], tmp_path / "corpus", CorpusOptions(games=("sekiro",)))
     with pytest.raises(GameTextError, match="unknown game 'zelda': choose from ds1, ds2"):
-        build_corpus([tmp_path], tmp_path / "corpus", CorpusOptions(games=("zelda",)))
+        build_corpus([tmp_path / "game"], tmp_path / "corpus", CorpusOptions(games=("zelda",)))
 
 
 def test_corpus_scan_lists_every_table_and_what_a_build_keeps(tmp_path):

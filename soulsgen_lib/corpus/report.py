@@ -1,4 +1,4 @@
-"""Inspect a corpus or any file of sentences: lexical statistics, an HTML report and a short text summary."""
+"""The lexical report of a corpus or any sentence file (`soulsgen corpus inspect`): statistics, HTML, a summary."""
 
 from __future__ import annotations
 

@@ -140,6 +140,8 @@ def test_sample_data_meets_the_brief(tmp_path):
     assert len(set(sentences)) >= 3000
     assert summary.unknown_tables == ["Chronicle_of_the_unknown_"]
     rows = _rows(tmp_path / "corpus")
+    lines = (tmp_path / "corpus" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines == [json.dumps(row, ensure_ascii=False) for row in rows], "written as json.dumps writes them"
     assert {row["game"] for row in rows} == {"ds1", "ds2", "ds3"}
     tables = {row["table"] for row in rows}
     assert {"Weapon_long_desc_", "武器うんちく", "会話", "Conversation_"} <= tables, "XML, loose FMG and DCX binder"
@@ -192,14 +194,14 @@ def test_dialogue_with_menu_words_and_colons_is_kept(tmp_path):
 
 
 def test_output_does_not_depend_on_the_number_of_workers_or_how_they_start(tmp_path, monkeypatch):
-    from soulsgen_lib.corpus import build
+    from soulsgen_lib.corpus import workers as worker_processes
 
     built = {}
     for workers, threads, start_method in ((1, 1, None), (2, 1, "fork"), (2, 3, "forkserver")):
         # Beside other threads (as in an Airflow task) workers come from a fork server, not a fork.
-        monkeypatch.setattr(build.threading, "active_count", lambda threads=threads: threads)
+        monkeypatch.setattr(worker_processes.threading, "active_count", lambda threads=threads: threads)
         if start_method:
-            assert build._pool_context().get_start_method() == start_method
+            assert worker_processes.pool_context().get_start_method() == start_method
         out = tmp_path / f"workers-{workers}-{threads}"
         summary = build_corpus([SAMPLE_DATA / "ds1"], out, CorpusOptions(workers=workers, progress=False))
         assert summary.workers == workers

@@ -70,7 +70,7 @@ def test_empty_input_gives_empty_stats():
 
 def test_inspect_reads_text_and_jsonl_side_by_side(tmp_path):
     from soulsgen_lib.corpus import CorpusError
-    from soulsgen_lib.corpus.inspect import inspect_paths, read_sentences
+    from soulsgen_lib.corpus.report import inspect_paths, read_sentences
 
     generated = tmp_path / "generated.txt"
     generated.write_text("\ufeffThe bell tolls for none.\n\nA new flame rises.\n", encoding="utf-8")
