@@ -16,7 +16,7 @@ import requests
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main
-from soulsgen_lib.model.tokenizer import split_words
+from soulsgen_lib.model.data import split_words
 from soulsgen_lib.serving.client import ServingError, TorchServeClient
 from soulsgen_lib.serving.manage import ManagementClient
 from soulsgen_lib.serving.server import ServerInfo, running_server

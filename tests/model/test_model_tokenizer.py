@@ -3,7 +3,8 @@ from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
-from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, detokenize, load_tokenizer, split_words, train_tokenizer
+from soulsgen_lib.model.data import split_words
+from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, detokenize, load_tokenizer, train_tokenizer
 
 SENTENCES = [
     "The lantern-bearer's hand, once steady, shakes now.",

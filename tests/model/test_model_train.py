@@ -9,9 +9,13 @@ import torch
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
+from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model import MODEL_FILES, ModelError
 from soulsgen_lib.model import train as training
-from soulsgen_lib.model.train import CHECKPOINT_FILE, resolve_configs, train_model
+from soulsgen_lib.model.config import resolve_configs
+from soulsgen_lib.model.train import train_model
+
+CHECKPOINT_FILE = ModelFolder.CHECKPOINT
 
 FAST = {"eval_every": 10, "log_every": 5}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
