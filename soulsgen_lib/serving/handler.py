@@ -2,17 +2,15 @@
 
 `soulsgen package` makes this file the MAR's handler and ships the model folder (`model/`) and
 `soulsgen_lib` beside it. A request's optional JSON body is {"prompt", "temperature", "top_p",
-"max_chars", "seed"}; the answer is {"text", "prompt", "model_version"}. A body over
-`MAX_BODY_BYTES` gets 413 before it is parsed; a bad one gets 400 naming the field; the rest of
-the batch is decoded together in one call.
+"max_chars", "seed"}; the answer is {"text", "prompt", "model_version"}. A body too large gets 413
+before it is parsed, a bad one 400 naming the field (`request_body`); the rest of the batch is
+decoded together in one call. TorchServe wants this module to define one class: the handler.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,48 +18,13 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 import soulsgen_lib
-from soulsgen_lib.model.generate import GenerationError, GenerationRequest, GenerationResult, Generator
+from soulsgen_lib.model.generate import GenerationRequest, GenerationResult, Generator
+from soulsgen_lib.serving.request_body import Rejected, parse_request
 
 logger = logging.getLogger(__name__)
 
 MODEL_FOLDER = "model"  # where `soulsgen package` puts the model folder inside the MAR
 BATCH_SIZE_HEADER = "X-Soulsgen-Batch-Size"  # how many requests shared this request's batch
-MAX_BODY_BYTES = 16 * 1024
-BODY_FIELDS = ("prompt", "temperature", "top_p", "max_chars", "seed")
-
-
-@dataclass
-class Rejected:
-    """A request answered with an HTTP error before generation."""
-
-    status: int
-    reason: str
-    message: str
-
-
-def parse_request(row: dict[str, Any]) -> GenerationRequest | Rejected:
-    """A validated request from one TorchServe request row, or why it is refused."""
-    body = row.get("body", row.get("data"))
-    if body is None and row:
-        return Rejected(400, "Bad Request", "send the fields as a JSON object with Content-Type: application/json")
-    if isinstance(body, str):
-        body = body.encode("utf-8", errors="surrogatepass")
-    if isinstance(body, bytes | bytearray):
-        if len(body) > MAX_BODY_BYTES:
-            return Rejected(413, "Payload Too Large", f"the body is {len(body)} bytes, at most {MAX_BODY_BYTES}")
-        try:
-            body = json.loads(body) if body.strip() else None
-        except RecursionError:
-            return Rejected(400, "Bad Request", "the body is JSON nested too deeply")
-        except ValueError as error:  # also bytes that are not UTF-8; the message quotes no input
-            return Rejected(400, "Bad Request", f"the body is not valid JSON ({error})")
-    try:
-        request = GenerationRequest.from_fields({} if body is None else body, allowed=BODY_FIELDS)
-    except GenerationError as error:
-        return Rejected(400, "Bad Request", str(error))
-    if request.prompt is None:
-        request.prompt_strategy = "familiar"  # no prompt: start from a random familiar corpus word
-    return request
 
 
 class SoulsgenHandler(BaseHandler):
