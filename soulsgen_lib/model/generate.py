@@ -298,7 +298,8 @@ class Generator:
 
     def first_failure(self, text: str, max_chars: int | None = None, accepted: set[str] | None = None) -> str | None:
         """The first filter a finished sentence fails under this model's filter config and corpus, or None."""
-        config = self.filters if max_chars is None else dataclasses.replace(self.filters, max_chars=max_chars)
+        same = max_chars is None or max_chars == self.filters.max_chars
+        config = self.filters if same else dataclasses.replace(self.filters, max_chars=max_chars)
         return first_failure(text, config, FilterContext(self.novelty, accepted or set()))
 
     def _problem(self, draft: Draft, max_chars: int, accepted: set[str]) -> str | None:
