@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from soulsgen_lib.model.device import synchronize
 from soulsgen_lib.model.config import SamplingDefaults
 from soulsgen_lib.model.decoding import DecodeRow
+from soulsgen_lib.model.device import synchronize
 from soulsgen_lib.model.generate import Generator
 from soulsgen_lib.model.gpt import GPT, GPTConfig
 from soulsgen_lib.model.novelty import NoveltyIndex

@@ -12,8 +12,8 @@ import time
 
 import torch
 
-from soulsgen_lib.model.device import autocast_for, synchronize
 from soulsgen_lib.model.config import PRESETS, GPTConfig, TrainConfig
+from soulsgen_lib.model.device import autocast_for, synchronize
 from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.train import make_optimizer
 
