@@ -60,18 +60,19 @@ class GenerationRequest:
 
     @classmethod
     def from_fields(cls, fields: object, allowed: tuple[str, ...] = REQUEST_FIELDS) -> GenerationRequest:
-        """A validated request from a decoded JSON object; GenerationError names the field at fault."""
+        """A request from a decoded JSON object with known field names; the values are checked by `validate`."""
         if not isinstance(fields, dict):
             raise GenerationError(f"the request must be a JSON object, got {type(fields).__name__}")
         unknown = sorted((key for key in fields if key not in allowed), key=str)
         if unknown:
             raise GenerationError(f"unknown field {shown(unknown[0])}: use {', '.join(allowed)}")
-        request = cls(**fields)
-        request.validate()
-        return request
+        return cls(**fields)
 
     def validate(self) -> None:
-        """Check every field's type and range (the prompt's length before any tokenizing)."""
+        """Check every field's type and range (the prompt's length before any tokenizing).
+
+        `Generator.generate` calls it once per request; a failure becomes that request's error.
+        """
         _check_number("temperature", self.temperature, 0, 5, low_open=True)
         _check_number("top_p", self.top_p, 0, 1, low_open=True)
         _check_whole("max_chars", self.max_chars, 20, TWEET_MAX_WEIGHT)

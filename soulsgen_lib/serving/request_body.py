@@ -1,6 +1,7 @@
-"""A TorchServe request row to a validated GenerationRequest, or the HTTP error that refuses it.
+"""A TorchServe request row to a GenerationRequest, or the HTTP error that refuses it.
 
-The body's size is checked before it is parsed; messages quote at most a few dozen characters of it.
+The body's size is checked before it is parsed; the field values are validated once, by the
+generator, each request on its own. Messages quote at most a few dozen characters of the input.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Rejected:
 
 
 def parse_request(row: dict[str, Any]) -> GenerationRequest | Rejected:
-    """A validated request from one TorchServe request row, or why it is refused."""
+    """The request of one TorchServe request row, or why it is refused before generation."""
     body = row.get("body", row.get("data"))
     if body is None and row:
         return Rejected(400, "Bad Request", "send the fields as a JSON object with Content-Type: application/json")
