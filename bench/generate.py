@@ -15,8 +15,10 @@ import time
 
 import torch
 
+from soulsgen_lib.model.config import SamplingDefaults
+from soulsgen_lib.model.decoding import DecodeRow
 from soulsgen_lib.model.device import synchronize
-from soulsgen_lib.model.generate import Generator, SamplingDefaults, _Row
+from soulsgen_lib.model.generate import Generator
 from soulsgen_lib.model.gpt import GPT, GPTConfig
 from soulsgen_lib.model.novelty import NoveltyIndex
 from soulsgen_lib.model.tokenizer import train_tokenizer
@@ -61,9 +63,9 @@ def ours(generator: Generator, batch: int, rng: random.Random) -> float:
     for _ in range(batch):
         length = max(6, min(27, round(rng.gauss(16, 4))))
         words = [rng.randrange(4, VOCAB) for _ in range(length - 2)]
-        rows.append(_Row([*words, tok.eos_id], torch.rand(64), 0.9, 0.9, 10_000))
+        rows.append(DecodeRow([*words, tok.eos_id], torch.rand(64), 0.9, 0.9, 10_000))
     start = time.perf_counter()
-    generator._decode(rows)
+    generator.decoder.decode(rows, generator.defaults.top_k)
     synchronize(generator.device)
     return (time.perf_counter() - start) / batch
 

@@ -9,14 +9,15 @@ Run: `python bench/tokenizer_choice.py MODEL_DIR [MODEL_DIR ...] [-n 500] [--dev
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import torch
 
+from soulsgen_lib.folders import ModelFolder
+from soulsgen_lib.model.decoding import row_seed
 from soulsgen_lib.model.device import synchronize
-from soulsgen_lib.model.generate import GenerationRequest, GenerationStats, Generator, row_seed
+from soulsgen_lib.model.generate import GenerationRequest, GenerationStats, Generator, texts_or_error
 
 
 def measure(model_dir: Path, count: int, device: str) -> dict:
@@ -26,11 +27,11 @@ def measure(model_dir: Path, count: int, device: str) -> dict:
     generator.stats = GenerationStats()
     requests = [GenerationRequest(seed=row_seed(0, i)) for i in range(count)]
     start = time.perf_counter()
-    sentences = generator.generate(requests)
+    sentences = texts_or_error(generator.generate(requests))
     synchronize(generator.device)
     seconds = time.perf_counter() - start
     pieces = sum(len(generator.tokenizer.encode(sentence)) + 1 for sentence in sentences) / len(sentences)
-    card = json.loads((model_dir / "model_card.json").read_text(encoding="utf-8"))
+    card = ModelFolder(model_dir).card()
     return {
         "model": model_dir.name,
         "tokenizer": card["tokenizer"]["kind"],

@@ -12,9 +12,10 @@ import time
 
 import torch
 
+from soulsgen_lib.model.config import PRESETS, GPTConfig, TrainConfig
 from soulsgen_lib.model.device import autocast_for, synchronize
-from soulsgen_lib.model.gpt import GPT, PRESETS, GPTConfig
-from soulsgen_lib.model.train import TRAIN_PRESETS, TrainConfig, make_optimizer
+from soulsgen_lib.model.gpt import GPT
+from soulsgen_lib.model.train import make_optimizer
 
 
 def gemm_rate(device: torch.device, size: int = 1024, repeats: int = 20) -> float:
@@ -69,9 +70,9 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), help="take layers, heads, dims, block and batch from it")
     args = parser.parse_args()
     if args.preset:
-        shape = PRESETS[args.preset]
+        shape = PRESETS[args.preset].model
         args.layers, args.heads, args.dims, args.block = shape.n_layer, shape.n_head, shape.n_embd, shape.block_size
-        args.batch = TRAIN_PRESETS[args.preset].batch_size
+        args.batch = PRESETS[args.preset].train.batch_size
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False

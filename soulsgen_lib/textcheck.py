@@ -1,4 +1,4 @@
-"""Checks on one generated sentence that need no model: shared by generation and posting."""
+"""Text measures a filter needs (X's length, balance, sentence end, stray characters): no model, no torch."""
 
 from __future__ import annotations
 
@@ -51,21 +51,7 @@ def has_bad_characters(text: str) -> bool:
 
 
 def shape_problem(text: str, min_words: int = 4, max_words: int = 60, max_chars: int = 280) -> str | None:
-    """The first reason `text` is not a postable sentence, or None when it is fine."""
-    stripped = text.strip()
-    if not stripped:
-        return "empty"
-    words = len(stripped.split())
-    if words < min_words:
-        return "too_few_words"
-    if words > max_words:
-        return "too_many_words"
-    if len(stripped) > max_chars or tweet_length(stripped) > TWEET_MAX_WEIGHT:
-        return "too_long"
-    if has_bad_characters(stripped):
-        return "bad_characters"
-    if not balanced(stripped):
-        return "unbalanced"
-    if not ends_like_sentence(stripped):
-        return "no_sentence_end"
-    return None
+    """The first filter of `soulsgen_lib.model.filters` that `text` fails without a corpus, or None."""
+    from soulsgen_lib.model.filters import FilterConfig, first_failure  # that module builds on this one
+
+    return first_failure(text, FilterConfig(min_words=min_words, max_words=max_words, max_chars=max_chars))

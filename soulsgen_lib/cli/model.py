@@ -14,10 +14,12 @@ import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import artifact_folder, home_option
+from soulsgen_lib.model.config import DEFAULT_PRESET, PRESETS, PROMPT_STRATEGIES, TOKENIZER_KINDS
+from soulsgen_lib.model.filters import FilterConfig
+from soulsgen_lib.folders import ModelFolder
 
-_MODEL_FOLDER = OutputKind("model folder", markers=("model_card.json", "checkpoint.pt", "tokenizer.json"))
+_MODEL_FOLDER = OutputKind("model folder", markers=(ModelFolder.CARD, ModelFolder.CHECKPOINT, ModelFolder.TOKENIZER))
 _EVALUATION_FOLDER = OutputKind("evaluation folder", markers=("scorecard.json", "report.html"))
-_PRESETS = ("tiny", "small", "seed")
 
 
 def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -42,7 +44,7 @@ model_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
-_TOKENIZER_KINDS = click.Choice(("word", "subword"))  # model.tokenizer.TOKENIZER_KINDS, without importing it
+_TOKENIZER_KINDS = click.Choice(TOKENIZER_KINDS)
 _TOKENIZER_HELP = "word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words."
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
 
@@ -83,13 +85,12 @@ def tokenizer_train(
     Writes tokenizer.json. Either way a model cannot invent a word: word tokens are whole corpus
     words, and sub-word models are decoded only along corpus words.
     """
-    from soulsgen_lib.model.tokenizer import read_sentences, train_tokenizer
+    from soulsgen_lib.model.train import prepare_tokenizer
 
     corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
     out_dir = check_output_folder(artifact_folder(out_dir, home, "work_model_dir"), _MODEL_FOLDER, [corpus_dir])
-    trained = train_tokenizer(read_sentences(corpus_dir / "train.txt"), max_vocab=max_vocab, kind=tokenizer_kind)
-    trained.save(out_dir / "tokenizer.json")
-    click.echo(f"{out_dir / 'tokenizer.json'}: {trained.vocab_size} tokens", err=True)
+    trained = prepare_tokenizer(corpus_dir, out_dir, max_vocab, tokenizer_kind, retrain=True)
+    click.echo(f"{ModelFolder(out_dir).file(ModelFolder.TOKENIZER)}: {trained.vocab_size} tokens", err=True)
 
 
 @click.command()
@@ -100,7 +101,9 @@ def tokenizer_train(
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder to write (default: $SOULSGEN_HOME/work/model).",
 )
-@click.option("--preset", type=click.Choice(_PRESETS), default="small", show_default=True, help="Model size.")
+@click.option(
+    "--preset", type=click.Choice(tuple(PRESETS)), default=DEFAULT_PRESET, show_default=True, help="Model size."
+)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps (default: the preset's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, data order and dropout.")
 @click.option(
@@ -186,7 +189,9 @@ def train(
 @click.option("--prompt", default=None, help='Start text; "" for none (default: the model\'s prompt strategy).')
 @click.option("--temperature", type=float, default=None, help="Sampling temperature (default: the model's).")
 @click.option("--top-p", type=float, default=None, help="Nucleus probability mass (default: the model's).")
-@click.option("--max-chars", type=int, default=None, help="Longest sentence in characters (default 280).")
+@click.option(
+    "--max-chars", type=int, default=None, help=f"Longest sentence in characters (default {FilterConfig.max_chars})."
+)
 @click.option(
     "--precision",
     type=click.Choice(["fp32", "bf16"]),
@@ -208,7 +213,8 @@ def generate(
     home: Path | None,
 ) -> None:
     """Write new sentences, one per line, to stdout; statistics go to stderr."""
-    from soulsgen_lib.model.generate import GenerationRequest, Generator, row_seed
+    from soulsgen_lib.model.decoding import row_seed
+    from soulsgen_lib.model.generate import GenerationRequest, Generator, texts_or_error
 
     generator = Generator.load(artifact_folder(model_dir, home, "work_model_dir"), device=device, precision=precision)
     base = seed if seed is not None else secrets.randbits(62)
@@ -218,7 +224,7 @@ def generate(
         )
         for i in range(count)
     ]
-    for sentence in generator.generate(requests):
+    for sentence in texts_or_error(generator.generate(requests)):
         click.echo(sentence)
     stats = generator.stats.to_dict()
     click.echo(f"model {generator.model_version}: {json.dumps(stats)}", err=True)
@@ -239,7 +245,7 @@ def generate(
 @click.option("--temperature", type=float, default=None, help="Try another sampling temperature.")
 @click.option("--top-p", type=float, default=None, help="Try another nucleus mass.")
 @click.option(
-    "--prompt-strategy", type=click.Choice(["familiar", "none"]), default=None, help="Try another prompt strategy."
+    "--prompt-strategy", type=click.Choice(PROMPT_STRATEGIES), default=None, help="Try another prompt strategy."
 )
 @device_option
 @home_option

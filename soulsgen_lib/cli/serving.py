@@ -8,6 +8,11 @@ import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import artifact_folder, home_option, load_settings, setting_option
+from soulsgen_lib.serving.package import PackageOptions
+from soulsgen_lib.serving.server import ServeOptions
+
+_PACKAGE = PackageOptions()  # the library's defaults, shown by --help
+_SERVE = ServeOptions()
 
 _MODEL_STORE = OutputKind("model store", markers=("*.mar",))
 
@@ -32,17 +37,29 @@ def _serve_dir(home: Path | None) -> Path:
     help="Model store to write soulsgen.mar into (default: $SOULSGEN_HOME/model-store).",
 )
 @click.option("--version", default=None, help="Archive version (default: the model card's model_version).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Requests per batch.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=_PACKAGE.batch_size,
+    show_default=True,
+    help="Requests per batch.",
+)
 @click.option(
     "--max-batch-delay",
     type=click.IntRange(min=0),
-    default=5,
+    default=_PACKAGE.max_batch_delay_ms,
     show_default=True,
     help="Milliseconds TorchServe waits to fill a batch (added to a lone request's latency).",
 )
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option(
-    "--response-timeout", type=click.IntRange(min=1), default=120, show_default=True, help="Seconds per batch."
+    "--workers", type=click.IntRange(min=1), default=_PACKAGE.workers, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--response-timeout",
+    type=click.IntRange(min=1),
+    default=_PACKAGE.response_timeout_s,
+    show_default=True,
+    help="Seconds per batch.",
 )
 @click.option(
     "--torch-threads",
@@ -75,7 +92,7 @@ def package(
     Refuses a model folder that lacks any file a served model needs. The archive replaces the
     old one only once it is complete.
     """
-    from soulsgen_lib.serving.package import PackageOptions, package_model
+    from soulsgen_lib.serving.package import package_model
 
     options = PackageOptions(
         batch_size=batch_size,
@@ -106,12 +123,18 @@ def package(
     "--port",
     "base_port",
     type=click.IntRange(1024, 65530),
-    default=8080,
+    default=_SERVE.base_port,
     show_default=True,
     help="Inference port; management, metrics and the two gRPC APIs take the next four.",
 )
 @click.option("--stop", is_flag=True, help="Stop the TorchServe started from this artifact folder.")
-@click.option("--startup-timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for the model.")
+@click.option(
+    "--startup-timeout",
+    type=float,
+    default=_SERVE.startup_timeout,
+    show_default=True,
+    help="Seconds to wait for the model.",
+)
 @home_option
 @click.pass_context
 def serve(
@@ -125,7 +148,7 @@ def serve(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from soulsgen_lib.serving.server import ServeOptions, start_server, stop_server
+    from soulsgen_lib.serving.server import start_server, stop_server
 
     serve_dir = _serve_dir(home)
     if stop:

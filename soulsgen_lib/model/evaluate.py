@@ -20,11 +20,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from soulsgen_lib.atomic import write_text_atomic
+from soulsgen_lib.model.config import SamplingDefaults
+from soulsgen_lib.model.data import read_sentences
+from soulsgen_lib.model.decoding import row_seed
 from soulsgen_lib.model.errors import ModelError
-from soulsgen_lib.model.generate import GenerationRequest, Generator, SamplingDefaults, row_seed
+from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
+from soulsgen_lib.model.generate import GenerationRequest, Generator
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
-from soulsgen_lib.model.tokenizer import read_sentences
-from soulsgen_lib.textcheck import shape_problem
 
 # A draft source: (how many, round number) -> [(sentence, first failed filter or None)].
 DraftSource = Callable[[int, int], list[tuple[str, str | None]]]
@@ -150,10 +152,7 @@ def model_drafts(
 
 
 def markov_drafts(train_sentences: Sequence[str], novelty: NoveltyIndex, seed: int) -> DraftSource:
-    """A draft source from markovify (state size 2) on the same train.txt, put through the shape and novelty filters.
-
-    The model's own stutter and article checks are left out: they target a neural model's slips.
-    """
+    """A draft source from markovify (state size 2) on the same train.txt, put through the model's filters."""
     import markovify
 
     chain = markovify.NewlineText("\n".join(train_sentences), state_size=2, retain_original=False)
@@ -166,7 +165,7 @@ def markov_drafts(train_sentences: Sequence[str], novelty: NoveltyIndex, seed: i
             random.seed(rng.getrandbits(64))  # markovify draws from the global `random`
             text = chain.make_sentence(test_output=False) or ""
             random.setstate(state)
-            out.append((text, shape_problem(text, max_words=40) or novelty.problem(text)))
+            out.append((text, first_failure(text, FilterConfig(), FilterContext(novelty))))
         return out
 
     return draft
@@ -179,7 +178,7 @@ def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> tupl
     tokens spell plus the end of the sentence (the easy `<s>` predictions between packed sentences
     are left out).
     """
-    from soulsgen_lib.model.train import evaluate_loss, validation_blocks
+    from soulsgen_lib.model.data import evaluate_loss, validation_blocks
 
     tok, model, block = generator.tokenizer, generator.model, generator.model.config.block_size
     scored = [tok.encode_sentence(s)[: block + 1] for s in test_sentences]  # as validation_blocks cuts them

@@ -8,39 +8,12 @@ cache so that generation feeds one new token per step instead of the whole prefi
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-@dataclass
-class GPTConfig:
-    """Shape of the network; any field can be overridden on top of a preset."""
-
-    vocab_size: int = 8000  # replaced by the tokenizer's real size when training
-    block_size: int = 64  # longest context in tokens; game sentences fit easily
-    n_layer: int = 6
-    n_head: int = 6
-    n_embd: int = 384
-    dropout: float = 0.2  # small corpora overfit fast: keep this on by default
-    bias: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> GPTConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
-
-
-PRESETS: dict[str, GPTConfig] = {
-    "tiny": GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=64, dropout=0.1),  # tests: trains in seconds
-    "small": GPTConfig(block_size=64, n_layer=6, n_head=6, n_embd=384, dropout=0.2),  # CPU default
-    "seed": GPTConfig(block_size=64, n_layer=12, n_head=16, n_embd=1024, dropout=0.1),  # the original bot's size
-}
+from soulsgen_lib.model.config import GPTConfig
 
 
 class KVCache:

@@ -16,11 +16,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from soulsgen_lib.atomic import write_text_atomic
+from soulsgen_lib.model.data import is_word, split_words
 from soulsgen_lib.model.errors import ModelError
-from soulsgen_lib.model.tokenizer import is_word, split_words
+from soulsgen_lib.model.filters import NEAR_COPY_RATIO
 
-INDEX_FILE = "novelty_index.json"
-NEAR_COPY_RATIO = 0.7
 _FORMAT = "soulsgen-novelty-1"
 
 
@@ -77,17 +76,25 @@ class NoveltyIndex:
                 best = max(best, longest_common_run(words, self.sentences[number]))
         return best
 
-    def problem(self, text: str, near_copy_ratio: float = NEAR_COPY_RATIO) -> str | None:
-        """ "copy", "near_copy" or None for a new sentence."""
+    def is_copy(self, text: str) -> bool:
+        """Whether `text` has the words of a training sentence."""
+        return sentence_words(text) in self.whole
+
+    def is_near_copy(self, text: str, near_copy_ratio: float = NEAR_COPY_RATIO) -> bool:
+        """Whether one run of `text`'s words shared with a training sentence covers `near_copy_ratio` of it."""
         words = sentence_words(text)
         if not words:
-            return None
-        if words in self.whole:
-            return "copy"
+            return False
         needed = math.ceil(near_copy_ratio * len(words) - 1e-9)
-        if self.longest_shared_run(words, at_least=needed) >= needed:
-            return "near_copy"
-        return None
+        return self.longest_shared_run(words, at_least=needed) >= needed
+
+    def problem(self, text: str, near_copy_ratio: float = NEAR_COPY_RATIO) -> str | None:
+        """ "copy", "near_copy" or None for a new sentence."""
+        if not sentence_words(text):
+            return None
+        if self.is_copy(text):
+            return "copy"
+        return "near_copy" if self.is_near_copy(text, near_copy_ratio) else None
 
     def save(self, path: Path) -> None:
         payload = {"format": _FORMAT, "sentences": [" ".join(words) for words in self.sentences]}

@@ -16,7 +16,6 @@ raw pieces, so no `##`, `<unk>` or byte garbage reaches users.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +23,13 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from soulsgen_lib.atomic import write_text_atomic
+from soulsgen_lib.model.config import TOKENIZER_KINDS
+from soulsgen_lib.model.data import WORD_PATTERN, split_words
 from soulsgen_lib.model.errors import ModelError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)  # ids 0..3 in this order
-# A word keeps inner apostrophes and hyphens ("don't", "well-made"); "..." is one token; any
-# other non-space character stands alone.
-WORD_PATTERN = r"\w+(?:['’\-]\w+)*|\.\.\.|[^\w\s]"
-_WORD_RE = re.compile(WORD_PATTERN)
 CONTINUATION = "##"  # marks a sub-word piece that continues the word before it
-TOKENIZER_KINDS = ("word", "subword")
 DEFAULT_MAX_VOCAB = {"word": 32000, "subword": 4000}
 # With more pieces than this share of the corpus's words, BPE merges nearly every word whole and
 # the sub-word tokenizer becomes a word-level one; small corpora get fewer pieces by default.
@@ -43,15 +39,7 @@ _NO_SPACE_BEFORE = frozenset(".,;:!?)]}…%”’") | {"..."}
 _NO_SPACE_AFTER = frozenset("([{“‘")
 _STRAIGHT_QUOTES = frozenset("\"'")
 _JOINERS = frozenset("—/")  # typeset without spaces on either side
-
-
-def split_words(text: str) -> list[str]:
-    """The tokens of `text` as the tokenizer sees them (words and punctuation marks)."""
-    return _WORD_RE.findall(text)
-
-
-def is_word(token: str) -> bool:
-    return any(char.isalnum() for char in token)
+_ELLIPSES = frozenset({"...", "…"})
 
 
 def detokenize(tokens: Iterable[str]) -> str:
@@ -70,13 +58,15 @@ def detokenize(tokens: Iterable[str]) -> str:
             continue
         if not attach_next and token not in _NO_SPACE_BEFORE and token not in _JOINERS:
             out.append(" ")
+        opens_text = not out
         out.append(token)
-        attach_next = token in _NO_SPACE_AFTER or token in _JOINERS
+        # An ellipsis that opens the text leads into its word ("...and so it ends").
+        attach_next = token in _NO_SPACE_AFTER or token in _JOINERS or (opens_text and token in _ELLIPSES)
     return "".join(out)
 
 
 @dataclass
-class _Vocabulary:
+class TokenizerBase:
     """A `tokenizers` model plus the ids, encoding and file handling both kinds share."""
 
     tokenizer: Tokenizer
@@ -147,13 +137,13 @@ class _Vocabulary:
         write_text_atomic(path, self.tokenizer.to_str(pretty=True))
 
 
-class WordTokenizer(_Vocabulary):
+class WordTokenizer(TokenizerBase):
     """Whole corpus words and punctuation marks as tokens."""
 
     kind = "word"
 
 
-class SubwordTokenizer(_Vocabulary):
+class SubwordTokenizer(TokenizerBase):
     """BPE pieces within corpus words; a piece starting with `##` continues the word before it."""
 
     kind = "subword"
@@ -235,13 +225,3 @@ def train_tokenizer(
     if result.vocab_size <= len(SPECIAL_TOKENS):
         raise ModelError("no words to build a vocabulary from: the corpus's train.txt is empty")
     return result
-
-
-def read_sentences(path: Path) -> list[str]:
-    """Non-empty lines of a corpus split file, with a clear error when it is missing or empty."""
-    if not path.is_file():
-        raise ModelError(f"{path}: missing; point --corpus at a folder made by `soulsgen corpus build`")
-    sentences = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not sentences:
-        raise ModelError(f"{path}: has no sentences; build the corpus from game text that has some")
-    return sentences

@@ -1,5 +1,5 @@
 """The serving stage: package a model for TorchServe, run TorchServe locally, and talk to it.
 
 `client` (inference) and `manage` (versions, deploy) need only `requests`; `package` and
-`server` drive torch-model-archiver and TorchServe; the handler itself is `serve/handler.py`.
+`server` drive torch-model-archiver and TorchServe; `handler` runs inside TorchServe (the MAR's handler).
 """

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import soulsgen_lib
 from soulsgen_lib.atomic import atomic_path
-from soulsgen_lib.model import MODEL_FILES
+from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.serving.client import ServingError
 from soulsgen_lib.serving.manage import read_mar_manifest
 from soulsgen_lib.storage.layout import StorageError, check_version
 
-HANDLER_FILE = Path(soulsgen_lib.__file__).resolve().parents[1] / "serve" / "handler.py"
-MODEL_FOLDER_IN_MAR = "model"
+HANDLER_FILE = Path(soulsgen_lib.__file__).resolve().parent / "serving" / "handler.py"
+MODEL_FOLDER_IN_MAR = "model"  # must match soulsgen_lib.serving.handler.MODEL_FOLDER
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,9 @@ class PackageOptions:
         return text
 
 
-def missing_model_files(model_dir: Path) -> list[str]:
-    """The files of `MODEL_FILES` that `model_dir` lacks."""
-    return [name for name in MODEL_FILES if not (model_dir / name).is_file()]
-
-
 def model_version_of(model_dir: Path) -> str:
     """The `model_version` written in the folder's model card."""
-    card_file = model_dir / "model_card.json"
+    card_file = ModelFolder(model_dir).file(ModelFolder.CARD)
     try:
         return str(json.loads(card_file.read_text(encoding="utf-8"))["model_version"])
     except (OSError, ValueError, KeyError) as error:
@@ -80,7 +75,7 @@ def package_model(
 ) -> Path:
     """Write `<model_store>/<model_name>.mar` atomically and return its path; refuses an incomplete model folder."""
     options = options or PackageOptions()
-    missing = missing_model_files(model_dir)
+    missing = ModelFolder(model_dir).missing()
     if missing:
         raise ServingError(
             f"{model_dir} is not a complete model folder: missing {', '.join(missing)} (train it with `soulsgen train`)"
@@ -90,8 +85,6 @@ def package_model(
         check_version(version)  # the artifact layout's rule: it names files, URLs and object keys
     except StorageError as error:
         raise ServingError(str(error)) from None
-    if not HANDLER_FILE.is_file():
-        raise ServingError(f"{HANDLER_FILE} is missing: package from a checkout of the SoulsGen repository")
 
     with tempfile.TemporaryDirectory(prefix="soulsgen-package-") as staging_name:
         staging = Path(staging_name)
@@ -133,7 +126,7 @@ def _check_archive(mar_path: Path, model_dir: Path) -> None:
     with zipfile.ZipFile(mar_path) as archive:
         names = set(archive.namelist())
     expected = {"handler.py", "model-config.yaml", "soulsgen_lib/__init__.py", "soulsgen_lib/model/generate.py"}
-    expected |= {f"{MODEL_FOLDER_IN_MAR}/{name}" for name in MODEL_FILES}
+    expected |= {f"{MODEL_FOLDER_IN_MAR}/{name}" for name in ModelFolder.FILES}
     absent = sorted(expected - names)
     if absent:
         raise ServingError(f"the archive built from {model_dir} lacks {', '.join(absent)}")

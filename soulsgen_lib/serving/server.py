@@ -136,8 +136,11 @@ def start_server(serve_dir: Path, model_store: Path, options: ServeOptions | Non
     write_text_atomic(config_file, config_properties(model_store, options))
     # Short and private: worker sockets live here and a unix socket path must stay under ~100 bytes.
     runtime_dir = tempfile.mkdtemp(prefix="soulsgen-ts-")
+    # Workers import the soulsgen_lib inside the MAR: TorchServe puts an inherited PYTHONPATH (a
+    # developer's checkout) before the archive's folder, which would serve other code than packaged.
+    inherited = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env = {
-        **os.environ,
+        **inherited,
         "TEMP": runtime_dir,  # TorchServe's java.io.tmpdir: worker sockets and unpacked MARs
         "TMPDIR": runtime_dir,  # the launcher's pid file
         "LOG_LOCATION": str(logs),

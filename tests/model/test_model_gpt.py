@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from soulsgen_lib.model.gpt import GPT, PRESETS, GPTConfig
+from soulsgen_lib.model import ModelError
+from soulsgen_lib.model.config import PRESETS, GPTConfig, preset, resolve_configs
+from soulsgen_lib.model.gpt import GPT
 
 
 @pytest.fixture
@@ -11,10 +13,17 @@ def small_gpt() -> GPT:
 
 
 def test_presets_have_the_documented_shapes():
-    assert (PRESETS["small"].n_layer, PRESETS["small"].n_embd) == (6, 384)
-    seed = PRESETS["seed"]
-    assert (seed.n_layer, seed.n_head, seed.n_embd, seed.block_size) == (12, 16, 1024, 64)
-    assert PRESETS["tiny"].n_embd < PRESETS["small"].n_embd
+    assert (PRESETS["small"].model.n_layer, PRESETS["small"].model.n_embd) == (6, 384)
+    large = PRESETS["large"].model
+    assert (large.n_layer, large.n_head, large.n_embd, large.block_size) == (12, 16, 1024, 64)
+    assert PRESETS["tiny"].model.n_embd < PRESETS["small"].model.n_embd
+
+
+def test_the_old_preset_name_seed_says_its_new_name():
+    with pytest.raises(ModelError, match="'seed' is now called 'large'"):
+        preset("seed")
+    with pytest.raises(ModelError, match="'seed' is now called 'large'"):
+        resolve_configs("seed")
 
 
 def test_output_layer_is_tied_to_the_token_embedding(small_gpt):

@@ -9,9 +9,14 @@ import torch
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
+from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model import MODEL_FILES, ModelError
 from soulsgen_lib.model import train as training
-from soulsgen_lib.model.train import CHECKPOINT_FILE, resolve_configs, train_model
+from soulsgen_lib.model.config import resolve_configs
+from soulsgen_lib.model.tokenizer import load_tokenizer
+from soulsgen_lib.model.train import train_model
+
+CHECKPOINT_FILE = ModelFolder.CHECKPOINT
 
 FAST = {"eval_every": 10, "log_every": 5}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -203,3 +208,69 @@ def test_compiled_training_matches_eager_training(tmp_path, model_corpus_dir):
         for name in ("eager", "compiled")
     ]
     assert losses[0] and losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def corpus_with_new_words(folder: Path, base: Path) -> Path:
+    """`base`'s corpus plus sentences of words it never had: another corpus, with another hash."""
+    folder.mkdir(parents=True)
+    extra = ["Zebras graze quietly under violet skies.", "Violet zebras dream of quiet meadows."] * 20
+    for name in ("train.txt", "test.txt", "words.txt"):
+        text = (base / name).read_text(encoding="utf-8")
+        (folder / name).write_text(text + ("\n".join(extra) + "\n" if name == "train.txt" else ""), encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps({"corpus_hash": "toy-with-zebras"}), encoding="utf-8")
+    return folder
+
+
+def test_a_new_corpus_gets_a_new_tokenizer_and_the_folder_records_it(tmp_path, model_corpus_dir):
+    model_dir = tmp_path / "m"
+    train_model(model_corpus_dir, model_dir, preset="tiny", steps=5, overrides=FAST, progress=False)
+    source = json.loads((model_dir / ModelFolder.SOURCE).read_text())
+    assert source["corpus_hash"] == json.loads((model_corpus_dir / "manifest.json").read_text())["corpus_hash"]
+    other = corpus_with_new_words(tmp_path / "other", model_corpus_dir)
+
+    card = train_model(other, model_dir, preset="tiny", steps=5, overrides=FAST, progress=False)
+
+    tokenizer = load_tokenizer(model_dir / "tokenizer.json")
+    assert tokenizer.token_to_id("Zebras") is not None  # trained on the new corpus, not reused
+    assert json.loads((model_dir / ModelFolder.SOURCE).read_text())["corpus_hash"] == "toy-with-zebras"
+    assert card["corpus_hash"] == "toy-with-zebras" and card["tokenizer"]["sha256"] == tokenizer.sha256()
+
+
+def test_max_vocab_trains_a_new_tokenizer_even_where_one_exists(tmp_path, model_corpus_dir):
+    model_dir = tmp_path / "m"
+    train_model(model_corpus_dir, model_dir, preset="tiny", steps=5, overrides=FAST, progress=False)
+    card = train_model(
+        model_corpus_dir, model_dir, preset="tiny", steps=5, overrides={**FAST, "max_vocab": 40}, progress=False
+    )
+    assert card["tokenizer"]["vocab_size"] == 40
+
+
+def test_resume_on_another_corpus_is_refused(tmp_path, model_corpus_dir, monkeypatch):
+    original = training._TrainingRun._write_checkpoint
+
+    def killed(run):
+        original(run)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=20, overrides=FAST, progress=False)
+    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", original)
+    other = corpus_with_new_words(tmp_path / "other", model_corpus_dir)
+    before = folder_snapshot(tmp_path / "m")
+
+    with pytest.raises(ModelError, match=r"was trained on corpus toy-0-400-60, but .* is corpus toy-with-zebras"):
+        train_model(other, tmp_path / "m", preset="tiny", steps=20, resume=True, overrides=FAST, progress=False)
+    assert folder_snapshot(tmp_path / "m") == before
+
+
+def test_the_model_version_depends_on_weights_and_config_only(tmp_path, model_corpus_dir):
+    common = {"preset": "tiny", "steps": 10, "seed": 4, "overrides": FAST, "progress": False}
+    first = train_model(model_corpus_dir, tmp_path / "first", **common)
+    second = train_model(model_corpus_dir, tmp_path / "second", **common)
+    other_seed = train_model(model_corpus_dir, tmp_path / "third", **{**common, "seed": 5})
+
+    same = weights(tmp_path / "first"), weights(tmp_path / "second")
+    assert all(torch.equal(same[0][name], same[1][name]) for name in same[0])  # bit-identical weights
+    assert first["model_version"] == second["model_version"]
+    assert other_seed["model_version"] != first["model_version"]

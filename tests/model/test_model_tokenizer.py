@@ -3,7 +3,8 @@ from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
-from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, detokenize, load_tokenizer, split_words, train_tokenizer
+from soulsgen_lib.model.data import split_words
+from soulsgen_lib.model.tokenizer import SPECIAL_TOKENS, detokenize, load_tokenizer, train_tokenizer
 
 SENTENCES = [
     "The lantern-bearer's hand, once steady, shakes now.",
@@ -77,3 +78,31 @@ def test_tokenizer_train_command_reports_a_missing_corpus_in_one_line(tmp_path):
     result = CliRunner().invoke(soulsgen, ["tokenizer", "train", "--corpus", str(tmp_path / "none")])
     assert result.exit_code == 1
     assert "train.txt: missing" in result.output and "Traceback" not in result.output
+
+
+# Our own sentences with the tokens that used to come back changed: elisions ("y'", "o'"), plural
+# possessives ("Kings'"), leading apostrophes, numbers with separators, an opening ellipsis.
+ROUND_TRIP = [
+    "Listen here, y' hear me?",
+    "The Kings' crown lies in the dust.",
+    "'Tis the hour of the moth.",
+    "Go on down the road o' bones, y' fool!",
+    '"Take it," said the smith, "and go."',
+    "'Farewell,' she said, and left the King's hall.",
+    "She said 'rest' and slept by the lords' fire.",
+    "‘Rest now,’ the crone said to the lords’ heir.",
+    "He had 5,000 souls and 3.5 runes at 12:30.",
+    "...and so the flame fades.",
+    "The ember—cold and grey—fell (or so they say).",
+    "Ash and/or bone; is it 40% ash?!",
+]
+
+
+@pytest.mark.parametrize("kind", ["word", "subword"])
+def test_every_corpus_sentence_comes_back_as_written(kind):
+    tokenizer = train_tokenizer(ROUND_TRIP, kind=kind)
+    for sentence in ROUND_TRIP:
+        ids = tokenizer.encode(sentence)
+        assert tokenizer.unk_id not in ids
+        assert tokenizer.decode(ids) == sentence
+    assert split_words("y' hear, the Kings' crown") == ["y'", "hear", ",", "the", "Kings'", "crown"]

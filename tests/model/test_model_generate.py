@@ -6,15 +6,11 @@ from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
-from soulsgen_lib.model.generate import (
-    GenerationError,
-    GenerationRequest,
-    Generator,
-    article_mismatch,
-    can_open_sentence,
-)
+from soulsgen_lib.model.data import is_word, split_words
+from soulsgen_lib.model.decoding import can_open_sentence
+from soulsgen_lib.model.filters import article_mismatch
+from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator, texts_or_error
 from soulsgen_lib.model.novelty import NoveltyIndex, longest_common_run, sentence_words
-from soulsgen_lib.model.tokenizer import is_word, split_words
 from soulsgen_lib.textcheck import shape_problem
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -64,7 +60,7 @@ def test_prompts_familiar_word_none_or_user_text(tiny_model_dir):
     familiar_first_words = {generator.tokenizer.decode(ids) for ids in generator._familiar_ids}
     for sentence in generator.sample(10, seed=3):
         assert split_words(sentence)[0] in familiar_first_words
-    started = generator.generate([GenerationRequest(prompt="The old knight", seed=s) for s in range(5)])
+    started = texts_or_error(generator.generate([GenerationRequest(prompt="The old knight", seed=s) for s in range(5)]))
     assert all(sentence.startswith("The old knight ") for sentence in started)
     assert len(generator.generate([GenerationRequest(prompt="", seed=1)])) == 1
 
@@ -79,9 +75,12 @@ def test_prompts_familiar_word_none_or_user_text(tiny_model_dir):
         (GenerationRequest(seed=-1), "seed"),
     ],
 )
-def test_bad_request_fields_raise_generation_error(generator, request_, message):
+def test_a_bad_request_gets_its_own_error_and_the_others_their_sentences(generator, request_, message):
+    good, bad = generator.generate([GenerationRequest(seed=1), request_])
+    assert good.error is None and good.text
+    assert bad.text is None and isinstance(bad.error, GenerationError)
     with pytest.raises(GenerationError, match=message):
-        generator.generate([GenerationRequest(seed=1), request_])
+        raise bad.error
 
 
 def test_statistics_count_every_sample_and_rejection(tiny_model_dir):
@@ -96,21 +95,22 @@ def test_statistics_count_every_sample_and_rejection(tiny_model_dir):
 def test_sentences_open_like_sentences_and_do_not_stutter(generator):
     drafts = generator.draft([GenerationRequest(prompt="", seed=s) for s in range(60)])
     assert all(can_open_sentence(split_words(d.text)[0]) for d in drafts if d.text)
-    generator_problem = generator._problem("The bell rings and rings the the bell again.", 280)
+    generator_problem = generator.first_failure("The bell rings and rings the the bell again.", 280)
     assert generator_problem == "repeated_word"
-    assert generator._problem("Rings, rings... the bell.", 280) != "repeated_word"
+    assert generator.first_failure("Rings, rings... the bell.", 280) != "repeated_word"
 
 
 def test_impossible_filters_end_with_a_clear_error(tiny_model_dir):
     generator = Generator.load(tiny_model_dir, device="cpu")
-    generator.defaults = dataclasses.replace(generator.defaults, min_words=50, max_rounds=2)
+    generator.filters = dataclasses.replace(generator.filters, min_words=50)
+    generator.defaults = dataclasses.replace(generator.defaults, max_rounds=2)
     with pytest.raises(GenerationError, match="no sentence past the filters in 2 rounds"):
         generator.sample(3, seed=1)
     assert generator.stats.rejected["too_few_words"] > 0
 
 
 def test_short_character_budget_is_respected(generator):
-    for sentence in generator.generate([GenerationRequest(max_chars=60, seed=s) for s in range(10)]):
+    for sentence in texts_or_error(generator.generate([GenerationRequest(max_chars=60, seed=s) for s in range(10)])):
         assert len(sentence) <= 60
 
 
@@ -182,5 +182,5 @@ def test_a_or_an_must_agree_with_the_next_word():
 
 
 def test_a_sentence_with_a_wrong_article_is_rejected(generator):
-    assert generator._problem("The old knight guards an broken lantern.", 280) == "article"
-    assert generator._problem("The old knight guards an empty crown beneath the tower.", 280) is None
+    assert generator.first_failure("The old knight guards an broken lantern.", 280) == "article"
+    assert generator.first_failure("The old knight guards an empty crown beneath the tower.", 280) is None

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
 from soulsgen_lib.model.constraint import WordConstraint
+from soulsgen_lib.model.data import split_words
 from soulsgen_lib.model.evaluate import evaluate_model
-from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator
+from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator, texts_or_error
 from soulsgen_lib.model.gpt import GPT
-from soulsgen_lib.model.tokenizer import CONTINUATION, SubwordTokenizer, load_tokenizer, split_words, train_tokenizer
+from soulsgen_lib.model.tokenizer import CONTINUATION, SubwordTokenizer, load_tokenizer, train_tokenizer
 from soulsgen_lib.model.train import prepare_tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -111,9 +112,10 @@ def test_a_trained_subword_model_writes_new_sentences_from_corpus_words(
 def test_prompts_must_be_corpus_words_even_when_pieces_could_spell_them(tiny_subword_model_dir, corpus_words):
     generator = Generator.load(tiny_subword_model_dir, device="cpu")
     assert generator.tokenizer.unk_id not in generator.tokenizer.encode("Thesething")  # pieces can spell it
-    with pytest.raises(GenerationError, match="never saw \\('Thesething'\\)"):
-        generator.generate([GenerationRequest(prompt="Thesething old")])
-    started = generator.generate([GenerationRequest(prompt="The old", seed=s) for s in range(3)])
+    [refused] = generator.generate([GenerationRequest(prompt="Thesething old")])
+    assert refused.text is None and isinstance(refused.error, GenerationError)
+    assert "never saw ('Thesething')" in str(refused.error)
+    started = texts_or_error(generator.generate([GenerationRequest(prompt="The old", seed=s) for s in range(3)]))
     assert all(split_words(sentence)[:2] == ["The", "old"] for sentence in started)
     # The prompt's last word stays whole: "A" must not grow into "Across" or "A" + "##..." pieces.
     drafts = generator.draft([GenerationRequest(prompt="A", seed=s) for s in range(40)])

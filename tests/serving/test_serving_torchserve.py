@@ -16,7 +16,7 @@ import requests
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main
-from soulsgen_lib.model.tokenizer import split_words
+from soulsgen_lib.model.data import split_words
 from soulsgen_lib.serving.client import ServingError, TorchServeClient
 from soulsgen_lib.serving.manage import ManagementClient
 from soulsgen_lib.serving.server import ServerInfo, running_server
@@ -79,6 +79,32 @@ def test_concurrent_requests_are_batched_and_a_bad_one_fails_alone(torchserve: S
     assert "temperature" in responses[5].json()["message"] and "max_chars" in responses[17].json()["message"]
     texts = [response.json()["text"] for response in responses if response.status_code == 200]
     assert len(texts) == 30 and all(texts)
+    assert max(int(response.headers[BATCH_SIZE_HEADER]) for response in responses) > 1
+
+
+def test_a_mixed_batch_answers_each_request_alone(torchserve: ServerInfo) -> None:
+    """Bad requests that once failed their whole batch (503) now get their own 400 or 413."""
+    bad = {
+        3: (json.dumps({"seed": 2**64}), 400, "seed"),
+        8: ('{"prompt": "\\ud800"}', 400, "lone surrogate"),
+        13: ('{"prompt": ' + "[" * 3000 + "]" * 3000 + "}", 400, "nested too deeply"),
+        19: (json.dumps({"prompt": "a" * 600}), 400, "prompt is too long (600 characters"),
+        24: (json.dumps({"prompt": "zz " * 300_000}), 413, "at most 16384"),
+        29: (json.dumps({"prompt": "zz " * 5000}), 400, "prompt is too long"),
+    }
+    bodies = [json.dumps({"seed": index}) for index in range(32)]
+    for index, (body, _, _) in bad.items():
+        bodies[index] = body
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        responses = list(pool.map(lambda body: post(torchserve, body), bodies))
+
+    for index, (_, status, named) in bad.items():
+        assert responses[index].status_code == status, (index, responses[index].text[:200])
+        assert named in responses[index].json()["message"]
+        assert len(responses[index].content) < 1000  # never an echo of the input
+    good = [response for index, response in enumerate(responses) if index not in bad]
+    assert all(response.status_code == 200 and response.json()["text"] for response in good)
     assert max(int(response.headers[BATCH_SIZE_HEADER]) for response in responses) > 1
 
 

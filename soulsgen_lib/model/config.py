@@ -1,0 +1,168 @@
+"""Every setting of the model stage: network shape, presets (named here only), training and sampling.
+
+A preset is a model shape (`GPTConfig`) plus a training budget (`TrainConfig`); `resolve_configs`
+applies `--steps` and `--set KEY=VALUE` overrides on top, typed and checked. The filter limits
+are `soulsgen_lib.model.filters.FilterConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from soulsgen_lib.model.errors import ModelError
+
+TOKENIZER_KINDS = ("word", "subword")
+PROMPT_STRATEGIES = ("none", "familiar")
+
+
+@dataclass
+class GPTConfig:
+    """Shape of the network; any field can be overridden on top of a preset."""
+
+    vocab_size: int = 8000  # replaced by the tokenizer's real size when training
+    block_size: int = 64  # longest context in tokens; game sentences fit easily
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    dropout: float = 0.2  # small corpora overfit fast: keep this on by default
+    bias: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GPTConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@dataclass
+class TrainConfig:
+    """How to train; presets set these, `overrides` may change any of them."""
+
+    max_steps: int = 1500
+    batch_size: int = 32  # rows per step (per process under torchrun)
+    learning_rate: float = 1e-3
+    min_lr_ratio: float = 0.1  # cosine decay ends at learning_rate * min_lr_ratio
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    beta1: float = 0.9
+    beta2: float = 0.99  # small batches: a shorter second-moment memory than 0.999 is steadier
+    eval_every: int = 100  # also the checkpoint interval
+    eval_max_blocks: int = 64  # validation blocks per periodic evaluation; the final one uses all
+    patience: int = 4  # evaluations without improvement before stopping early
+    min_improvement: float = 0.002  # validation loss must drop by this much to count as better
+    log_every: int = 10
+    tokenizer: str = ""  # "word" or "subword" (see model/tokenizer.py); "": the folder's, else "word"
+    max_vocab: int = 0  # 0: the tokenizer kind's default (see train_tokenizer)
+    compile: bool = False  # torch.compile the model (GPUs; slow to start on CPU)
+    max_minutes: float = 0.0  # stop (keeping the best weights) after this much training time; 0 = no limit
+    device: str = ""  # "" picks cuda, then mps, then cpu
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model shape and the training budget that goes with it."""
+
+    model: GPTConfig
+    train: TrainConfig
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(  # tests: trains in seconds
+        GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=64, dropout=0.1),
+        TrainConfig(
+            max_steps=40, batch_size=16, learning_rate=3e-3, warmup_steps=5, eval_every=10, log_every=5, patience=100
+        ),
+    ),
+    "small": Preset(  # the CPU default; early stopping often ends it before max_steps
+        GPTConfig(block_size=64, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+        TrainConfig(max_steps=600, batch_size=32, learning_rate=1e-3, warmup_steps=50, eval_every=50),
+    ),
+    "large": Preset(  # the original bot's size: a GPU's work
+        GPTConfig(block_size=64, n_layer=12, n_head=16, n_embd=1024, dropout=0.1),
+        TrainConfig(max_steps=10000, batch_size=64, learning_rate=3e-4, warmup_steps=500, eval_every=250),
+    ),
+}
+DEFAULT_PRESET = "small"
+_RENAMED_PRESETS = {"seed": "large"}  # old name -> new name: said in the error, never applied silently
+
+
+def preset(name: str) -> Preset:
+    """The preset called `name`; ModelError lists the known ones (and a renamed one's new name)."""
+    if name in _RENAMED_PRESETS:
+        raise ModelError(f"the preset {name!r} is now called {_RENAMED_PRESETS[name]!r}; use that name")
+    if name not in PRESETS:
+        raise ModelError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+@dataclass
+class SamplingDefaults:
+    """Sampling settings used when a request leaves a field empty (filter limits: `FilterConfig`).
+
+    Tuned with `soulsgen evaluate` on the sample data's `small` model: no prompt beat the
+    familiar-word prompt on length divergence and distinct-2, and T=1.2 without a nucleus cut
+    gave the most new sentences with the closest length histogram. A word-level model cannot
+    garble words, so it affords the heat.
+    """
+
+    temperature: float = 1.2
+    top_p: float = 1.0
+    top_k: int = 200  # bounds the sort per step; the tail beyond it is noise
+    prompt: str = "none"  # "none": start from <s>; "familiar": start with a frequent words.txt word
+    max_rounds: int = 8  # resampling rounds before giving up on a request
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SamplingDefaults:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def resolve_configs(
+    preset_name: str, steps: int | None = None, overrides: dict | None = None
+) -> tuple[GPTConfig, TrainConfig]:
+    """The model and training configs of a preset with `steps` and any field overridden."""
+    chosen = preset(preset_name)
+    model_fields = {f.name for f in fields(GPTConfig)}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    model_changes: dict[str, Any] = {}
+    train_changes: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key == "vocab_size":
+            raise ModelError("vocab_size comes from the tokenizer; set max_vocab instead")
+        if key in model_fields:
+            model_changes[key] = _coerce(key, value, type(getattr(chosen.model, key)))
+        elif key in train_fields:
+            train_changes[key] = _coerce(key, value, type(getattr(chosen.train, key)))
+        else:
+            known = ", ".join(sorted(model_fields | train_fields))
+            raise ModelError(f"unknown setting {key!r}; known settings: {known}")
+    if steps is not None:
+        train_changes["max_steps"] = steps
+    model_config = replace(chosen.model, **model_changes)
+    train_config = replace(chosen.train, **train_changes)
+    if model_config.n_embd % model_config.n_head:
+        raise ModelError(f"n_embd {model_config.n_embd} must be a multiple of n_head {model_config.n_head}")
+    if train_config.tokenizer not in ("", *TOKENIZER_KINDS):
+        raise ModelError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {train_config.tokenizer!r}")
+    if train_config.max_steps < 1 or train_config.batch_size < 1 or train_config.eval_every < 1:
+        raise ModelError("max_steps, batch_size and eval_every must be at least 1")
+    return model_config, train_config
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            if str(value).lower() in {"1", "true", "yes", "on"}:
+                return True
+            if str(value).lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ModelError(f"setting {key!r} must be a {kind.__name__}, got {value!r}") from None
