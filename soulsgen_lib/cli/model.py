@@ -14,9 +14,9 @@ import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import artifact_folder, home_option
+from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model.config import DEFAULT_PRESET, PRESETS, PROMPT_STRATEGIES, TOKENIZER_KINDS
 from soulsgen_lib.model.filters import FilterConfig
-from soulsgen_lib.folders import ModelFolder
 
 _MODEL_FOLDER = OutputKind("model folder", markers=(ModelFolder.CARD, ModelFolder.CHECKPOINT, ModelFolder.TOKENIZER))
 _EVALUATION_FOLDER = OutputKind("evaluation folder", markers=("scorecard.json", "report.html"))

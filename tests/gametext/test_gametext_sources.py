@@ -154,7 +154,8 @@ def test_build_keeps_chosen_games_and_languages_and_records_them_per_entry(tmp_p
     (tmp_path / "er" / "item_jp").write_bytes(archive("GR", "jpnJP"))
     (tmp_path / "nr").mkdir()
     (tmp_path / "nr" / "item").write_bytes(archive("CL", "engUS", algorithm="ZSTD"))
-    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "all")
+    sources = [tmp_path / "er", tmp_path / "nr"]
+    build_corpus(sources, tmp_path / "all")
     rows = corpus_rows(tmp_path / "all")
     assert {(row["game"], row["language"]) for row in rows} == {("eldenring", "engus"), ("nightreign", "engus")}
     manifest = json.loads((tmp_path / "all" / "manifest.json").read_text(encoding="utf-8"))
@@ -165,11 +166,15 @@ def test_build_keeps_chosen_games_and_languages_and_records_them_per_entry(tmp_p
     assert str(tmp_path / "er" / "item_jp") in manifest["ignored_files"]
     assert set(manifest["tables"]) == {"eldenring", "nightreign"}
 
-    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "nr_only", CorpusOptions(games=("nightreign",)))
+    build_corpus(sources, tmp_path / "nr_only", CorpusOptions(games=("nightreign",)))
     assert {row["game"] for row in corpus_rows(tmp_path / "nr_only")} == {"nightreign"}
-    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "japanese", CorpusOptions(games=("eldenring",), languages=("jpnjp",)))
+    build_corpus(
+        [tmp_path / "er", tmp_path / "nr"],
+        tmp_path / "japanese",
+        CorpusOptions(games=("eldenring",), languages=("jpnjp",)),
+    )
     assert {row["language"] for row in corpus_rows(tmp_path / "japanese")} == {"jpnjp"}
-    build_corpus([tmp_path / "er", tmp_path / "nr"], tmp_path / "dialogue", CorpusOptions(kinds=("dialogue",)))
+    build_corpus(sources, tmp_path / "dialogue", CorpusOptions(kinds=("dialogue",)))
     assert {row["kind"] for row in corpus_rows(tmp_path / "dialogue")} == {"dialogue"}
 
 
