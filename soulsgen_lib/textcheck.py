@@ -48,10 +48,3 @@ def ends_like_sentence(text: str) -> bool:
 def has_bad_characters(text: str) -> bool:
     """Replacement characters, control bytes, markup or tokenizer debris such as `<unk>` and `##`."""
     return bool(_BAD_CHARS.search(text))
-
-
-def shape_problem(text: str, min_words: int = 4, max_words: int = 60, max_chars: int = 280) -> str | None:
-    """The first filter of `soulsgen_lib.model.filters` that `text` fails without a corpus, or None."""
-    from soulsgen_lib.model.filters import FilterConfig, first_failure  # that module builds on this one
-
-    return first_failure(text, FilterConfig(min_words=min_words, max_words=max_words, max_chars=max_chars))

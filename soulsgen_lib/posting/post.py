@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from soulsgen_lib.model.filters import first_failure
 from soulsgen_lib.posting.budget import Budget, BudgetStatus, budget_status
 from soulsgen_lib.posting.history import (
     DRY_RUN,
@@ -34,7 +35,7 @@ from soulsgen_lib.posting.target import (
     RateLimited,
     SentenceRejected,
 )
-from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, shape_problem, tweet_length
+from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, tweet_length
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,9 @@ def sentence_problem(text: str, records: list[PostRecord]) -> SentenceRejected |
         )
     if normalized(stripped) in blocked_texts(records):
         return SentenceRejected(f"already posted (see the posting history): {stripped!r}", "posted_before")
-    shape = shape_problem(stripped)
-    if shape is not None:
-        return SentenceRejected(f"the sentence fails the generation filters ({shape}): {stripped!r}", shape)
+    failed = first_failure(stripped)
+    if failed is not None:
+        return SentenceRejected(f"the sentence fails the generation filters ({failed}): {stripped!r}", failed)
     return None
 
 

@@ -5,7 +5,7 @@ import pytest
 from soulsgen_lib.model import filters
 from soulsgen_lib.model.filters import FILTER_NAMES, FilterConfig, FilterContext, TextFilter, first_failure
 from soulsgen_lib.model.novelty import NoveltyIndex
-from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, balanced, ends_like_sentence, shape_problem, tweet_length
+from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT, balanced, ends_like_sentence, tweet_length
 
 
 def test_tweet_length_follows_x_weighting():
@@ -15,7 +15,7 @@ def test_tweet_length_follows_x_weighting():
     assert tweet_length("a" * 280) == TWEET_MAX_WEIGHT
     assert tweet_length("a" * 281) > TWEET_MAX_WEIGHT
     assert tweet_length("火" * 141) > TWEET_MAX_WEIGHT
-    assert shape_problem("") == "empty"
+    assert first_failure("") == "empty"
 
 
 @pytest.mark.parametrize(
@@ -49,8 +49,8 @@ def test_balanced(text, ok):
         ("“Seek the old lords,” whispered the crone.", None),
     ],
 )
-def test_shape_problem(text, reason):
-    assert shape_problem(text) == reason
+def test_corpus_free_filters(text, reason):
+    assert first_failure(text) == reason
 
 
 def test_ends_like_sentence_accepts_closing_quotes():
@@ -113,7 +113,7 @@ def test_without_a_corpus_the_filters_that_need_one_are_skipped():
     # Posting checks a served sentence: no training corpus at hand, every other filter applies.
     assert first_failure("The old knight guards an broken lantern.") is None
     assert first_failure("The bell rings the the bell again.") == "repeated_word"
-    assert shape_problem("The bell rings the the bell again.") == "repeated_word"
+    assert first_failure("The bell rings the the bell again.") == "repeated_word"
 
 
 def test_a_new_filter_is_one_entry_and_generation_applies_it(tiny_model_dir, monkeypatch):

@@ -8,10 +8,9 @@ from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
 from soulsgen_lib.model.data import is_word, split_words
 from soulsgen_lib.model.decoding import can_open_sentence
-from soulsgen_lib.model.filters import article_mismatch
+from soulsgen_lib.model.filters import article_mismatch, first_failure
 from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator, texts_or_error
 from soulsgen_lib.model.novelty import NoveltyIndex, longest_common_run, sentence_words
-from soulsgen_lib.textcheck import shape_problem
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,7 +31,7 @@ def test_accepted_sentences_pass_every_filter(generator, train_sentences):
     index = NoveltyIndex.from_texts(train_sentences)
     vocabulary = {token for line in train_sentences for token in split_words(line)}
     for sentence in sentences:
-        assert shape_problem(sentence) is None, sentence
+        assert first_failure(sentence) is None, sentence
         assert index.problem(sentence) is None, sentence
         assert sentence not in train_sentences
         assert all(token in vocabulary for token in split_words(sentence))  # no invented words
@@ -127,7 +126,7 @@ def test_generate_command_prints_sentences_to_stdout_and_stats_to_stderr(tiny_mo
     result = CliRunner().invoke(soulsgen, ["generate", "--model", str(tiny_model_dir), "-n", "5", "--seed", "7"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == 5 and all(shape_problem(line) is None for line in lines)
+    assert len(lines) == 5 and all(first_failure(line) is None for line in lines)
     assert "acceptance_rate" in result.stderr and "acceptance_rate" not in result.stdout
     again = CliRunner().invoke(soulsgen, ["generate", "--model", str(tiny_model_dir), "-n", "5", "--seed", "7"])
     assert again.stdout == result.stdout
@@ -158,7 +157,7 @@ def test_novelty_rule_copies_and_near_copies():
 def test_bf16_weights_generate_valid_sentences_and_other_precisions_are_refused(tiny_model_dir):
     generator = Generator.load(tiny_model_dir, device="cpu", precision="bf16")
     assert generator.model.wte.weight.dtype.is_floating_point and generator.model.wte.weight.itemsize == 2
-    assert all(shape_problem(sentence) is None for sentence in generator.sample(5, seed=2))
+    assert all(first_failure(sentence) is None for sentence in generator.sample(5, seed=2))
     with pytest.raises(GenerationError, match="precision must be fp32 or bf16"):
         Generator.load(tiny_model_dir, precision="fp16")
 
