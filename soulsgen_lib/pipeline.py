@@ -22,6 +22,7 @@ from typing import Any
 
 from soulsgen_lib.cloud.gce import VmSpec
 from soulsgen_lib.errors import SoulsgenError
+from soulsgen_lib.folders import CorpusFolder, ModelFolder
 from soulsgen_lib.gametext.catalog import CORPUS_KINDS
 from soulsgen_lib.quality_gate import Baseline, QualityFloors, Verdict
 from soulsgen_lib.settings import Settings
@@ -220,7 +221,7 @@ def build_corpus_step(plan: RunPlan) -> dict[str, Any]:
     layout = plan.layout
     options = CorpusOptions(kinds=plan.kinds, games=plan.games)
     summary = build_corpus(resolve_sources(plan), layout.corpus_dir, options)
-    sentences = (layout.corpus_dir / "train.txt").read_text(encoding="utf-8").splitlines()
+    sentences = CorpusFolder(layout.corpus_dir).train_sentences()
     report = render_report({"corpus": lexical_stats(sentences)}, title=f"SoulsGen corpus {plan.version}")
     write_text_atomic(layout.corpus_report, report)
     return {"corpus_dir": str(layout.corpus_dir), "report": str(layout.corpus_report), **xcom_scalars(summary)}
@@ -259,7 +260,7 @@ def quality_gate_step(plan: RunPlan, settings: Settings) -> dict[str, Any]:
 
     layout = plan.layout
     scorecard = json.loads(layout.scorecard.read_text(encoding="utf-8"))
-    card = json.loads((layout.model_dir / "model_card.json").read_text(encoding="utf-8"))
+    card = ModelFolder(layout.model_dir).card()
     verdict = judge(scorecard, plan.floors, _latest_baseline(plan, settings, card), force=plan.force)
     record_verdict(layout.model_dir, verdict)
     return verdict.to_dict()
@@ -280,13 +281,12 @@ def _latest_baseline(plan: RunPlan, settings: Settings, card: dict) -> Baseline 
         return None
     from soulsgen_lib.model.evaluate import test_perplexity
     from soulsgen_lib.model.generate import Generator
-    from soulsgen_lib.model.tokenizer import read_sentences
 
     plan.layout.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".latest-model-", dir=plan.layout.root) as scratch:
         model_dir = store.download("model", latest, Path(scratch) / "model", progress=False)
         generator = Generator.load(model_dir)
-        _, per_word = test_perplexity(generator, read_sentences(plan.layout.corpus_dir / "test.txt"))
+        _, per_word = test_perplexity(generator, CorpusFolder(plan.layout.corpus_dir).test_sentences())
     recorded = (latest_card.get(CARD_KEY) or {}).get("figures", {})
     return Baseline(latest, round(per_word, 3), recorded.get("first_try_pass_rate"))
 

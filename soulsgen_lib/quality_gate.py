@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from soulsgen_lib.atomic import write_text_atomic
+from soulsgen_lib.folders import ModelFolder
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def judge(scorecard: dict, floors: QualityFloors, baseline: Baseline | None = No
 
 def record_verdict(model_dir: Path, verdict: Verdict) -> None:
     """Write the verdict into the model folder's card (before the MAR is packaged, so both carry it)."""
-    card_path = Path(model_dir) / "model_card.json"
+    card_path = ModelFolder(Path(model_dir)).file(ModelFolder.CARD)
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card[CARD_KEY] = verdict.to_dict()
     write_text_atomic(card_path, json.dumps(card, indent=2) + "\n")

@@ -8,11 +8,12 @@ import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.folders import CorpusFolder, ModelFolder
 from soulsgen_lib.storage import KINDS, open_settings_store
 
 _DOWNLOADED = {  # what a folder holds when an earlier download of each kind went there
-    "corpus": OutputKind("corpus folder", markers=("manifest.json",)),
-    "model": OutputKind("model folder", markers=("model_card.json",)),
+    "corpus": OutputKind("corpus folder", markers=(CorpusFolder.MANIFEST,)),
+    "model": OutputKind("model folder", markers=(ModelFolder.CARD,)),
     "mar": OutputKind("model store", markers=("*.mar",)),
 }
 

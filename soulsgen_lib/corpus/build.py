@@ -23,8 +23,10 @@ from typing import Any, BinaryIO, NamedTuple
 from soulsgen_lib.atomic import OutputKind, atomic_dir, check_output_folder
 from soulsgen_lib.checksum import file_sha256
 from soulsgen_lib.corpus import spill
+from soulsgen_lib.corpus.lexical import WORD
 from soulsgen_lib.corpus.sketch import SentenceCounter
 from soulsgen_lib.corpus.workers import WorkerDied, Workers, describe_exit, worker_count
+from soulsgen_lib.folders import CorpusFolder
 from soulsgen_lib.gametext import DEFAULT_LANGUAGES, MAX_FILE_BYTES, FmgTable, GameTextError, clean
 from soulsgen_lib.gametext import catalog as cat
 from soulsgen_lib.gametext.games import check_games
@@ -32,11 +34,10 @@ from soulsgen_lib.gametext.sources import SourceFile, discover, read_tables, wan
 
 log = logging.getLogger(__name__)
 
-CORPUS_FILES = ("train.txt", "test.txt", "words.txt", "corpus.jsonl")
-MANIFEST = "manifest.json"
+CORPUS_FILES = (CorpusFolder.TRAIN, CorpusFolder.TEST, CorpusFolder.WORDS, CorpusFolder.RECORDS)
+MANIFEST = CorpusFolder.MANIFEST
 CORPUS_OUTPUT = OutputKind("corpus folder", markers=(MANIFEST,), files=(*CORPUS_FILES, MANIFEST))
 _SPILL = "records.tmp.marshal"
-_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _WORD_CHARACTERS = frozenset(string.ascii_lowercase + "'’")
 _CAPITALISED = re.compile(r" ([A-Z][a-z]+)\b")  # a capital word after a space: not a sentence's first word
 _WORD_BATCH = 4096  # sentences counted in one pass of `str.translate`
@@ -135,7 +136,7 @@ def build_corpus(sources: list[Path], out_dir: Path, options: CorpusOptions | No
         with (tmp / _SPILL).open("rb") as handle:
             totals, words = _dedupe_split_write(tmp, spill.read_records(handle), first_pass, options)
         (tmp / _SPILL).unlink()
-        familiar = _write_words(tmp / "words.txt", *words.counts(), options.min_word_count)
+        familiar = _write_words(tmp / CorpusFolder.WORDS, *words.counts(), options.min_word_count)
         corpus_hash = _write_manifest(tmp, first_pass, files, ignored, options, totals, len(familiar))
     return CorpusSummary(
         out_dir=out_dir,
@@ -378,9 +379,9 @@ def _dedupe_split_write(
     totals: Counter[str] = Counter()
     words = _WordCounter()
     with (
-        (tmp / "corpus.jsonl").open("w", encoding="utf-8") as rows,
-        (tmp / "train.txt").open("w", encoding="utf-8") as train,
-        (tmp / "test.txt").open("w", encoding="utf-8") as test,
+        (tmp / CorpusFolder.RECORDS).open("w", encoding="utf-8") as rows,
+        (tmp / CorpusFolder.TRAIN).open("w", encoding="utf-8") as train,
+        (tmp / CorpusFolder.TEST).open("w", encoding="utf-8") as test,
     ):
         for row, names in spilled:
             record = _Record._make(row)
@@ -507,7 +508,7 @@ class _WordCounter:
 
 
 def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
-    """Words (lowercase, as `_WORD` finds them) and capitalised words of a batch of sentences.
+    """Words (lowercase, as `lexical.WORD` finds them) and capitalised words of a batch of sentences.
 
     Words are letters joined by apostrophes: turning every other character into a space and splitting is faster
     than the regex, which then only runs on the few tokens that hold an apostrophe.
@@ -518,7 +519,7 @@ def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
     words: Counter[str] = Counter()
     for token, count in tokens.items():
         if "'" in token or "’" in token:
-            for word in _WORD.findall(token):
+            for word in WORD.findall(token):
                 words[word] += count
         else:
             words[token] += count

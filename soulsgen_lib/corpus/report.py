@@ -10,12 +10,14 @@ from typing import Any
 from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.corpus.build import CorpusError
 from soulsgen_lib.corpus.lexical import lexical_stats, render_report
+from soulsgen_lib.folders import CorpusFolder
 
 
-def read_sentences(path: Path) -> list[str]:
+def sentences_to_inspect(path: Path) -> list[str]:
     """Sentences of a corpus folder (train + test), a `.jsonl` file (`sentence` or `text` field) or a text file."""
     if path.is_dir():
-        parts = [path / name for name in ("train.txt", "test.txt") if (path / name).is_file()]
+        folder = CorpusFolder(path)
+        parts = [part for part in (folder.train_file, folder.test_file) if part.is_file()]
         if not parts:
             raise CorpusError(f"{path}: not a corpus folder (no train.txt or test.txt); run `soulsgen corpus build`")
         return [sentence for part in parts for sentence in _lines(part)]
@@ -58,7 +60,7 @@ def inspect_paths(paths: list[Path], out: Path, nlp: Any = None) -> dict[str, di
         label = path.name or str(path)
         while label in columns:
             label += "'"
-        sentences = read_sentences(path)
+        sentences = sentences_to_inspect(path)
         if not sentences:
             raise CorpusError(f"{path}: holds no sentences")
         columns[label] = lexical_stats(sentences, nlp=nlp)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.posting.budget import Budget, budget_status
 from soulsgen_lib.posting.history import PostRecord, on_network, open_history
 from soulsgen_lib.posting.networks import CARD_NETWORKS, has_credentials, parse_networks, target_from_settings
@@ -48,7 +49,7 @@ def newest_local_model(settings: Settings) -> Path:
             f"no model published in {store.root} and no TorchServe connection: run soulsgen_pipeline first"
         )
     target = settings.home / "cache" / "models" / version
-    if not (target / "model.pt").exists():
+    if not ModelFolder(target).file(ModelFolder.WEIGHTS).exists():
         store.download("model", version, target, progress=False)
     return target
 

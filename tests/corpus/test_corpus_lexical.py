@@ -70,13 +70,13 @@ def test_empty_input_gives_empty_stats():
 
 def test_inspect_reads_text_and_jsonl_side_by_side(tmp_path):
     from soulsgen_lib.corpus import CorpusError
-    from soulsgen_lib.corpus.report import inspect_paths, read_sentences
+    from soulsgen_lib.corpus.report import inspect_paths, sentences_to_inspect
 
     generated = tmp_path / "generated.txt"
     generated.write_text("\ufeffThe bell tolls for none.\n\nA new flame rises.\n", encoding="utf-8")
     rows = tmp_path / "samples.jsonl"
     rows.write_text('{"text": "Ash falls on the road."}\n{"sentence": "The king sleeps."}\n', encoding="utf-8")
-    assert read_sentences(generated) == ["The bell tolls for none.", "A new flame rises."]
+    assert sentences_to_inspect(generated) == ["The bell tolls for none.", "A new flame rises."]
     columns = inspect_paths([generated, rows], tmp_path / "report.html")
     assert list(columns) == ["generated.txt", "samples.jsonl"]
     assert columns["samples.jsonl"]["sentences"] == 2
@@ -84,6 +84,6 @@ def test_inspect_reads_text_and_jsonl_side_by_side(tmp_path):
     assert "<h3>generated.txt</h3>" in html and "<h3>samples.jsonl</h3>" in html
     rows.write_text('{"text": "fine"}\nnot json\n', encoding="utf-8")
     with pytest.raises(CorpusError, match=r"samples\.jsonl:2: not JSON"):
-        read_sentences(rows)
+        sentences_to_inspect(rows)
     with pytest.raises(CorpusError, match="not a corpus folder"):
-        read_sentences(tmp_path)
+        sentences_to_inspect(tmp_path)
