@@ -12,6 +12,7 @@ from airflow.sdk import Asset, Param, PokeReturnValue, TriggerRule, dag, get_cur
 
 from soulsgen_lib.cloud import gce
 from soulsgen_lib.gametext.catalog import CORPUS_KINDS
+from soulsgen_lib.model.config import DEFAULT_PRESET, PRESETS
 from soulsgen_lib.quality_gate import QualityFloors
 from soulsgen_lib.settings import Settings
 
@@ -88,7 +89,7 @@ def _google_credentials():
             list(CORPUS_KINDS), type="array", items={"type": "string"}, description="Kinds of table text to keep."
         ),
         "version": Param("", type="string", description="Version name; empty uses the run's start time."),
-        "preset": Param("small", enum=["tiny", "small", "seed"], description="Model size preset."),
+        "preset": Param(DEFAULT_PRESET, enum=list(PRESETS), description="Model size preset."),
         "steps": Param(0, type="integer", minimum=0, description="Training steps; 0 uses the preset's default."),
         "seed": Param(0, type="integer", description="Training seed."),
         "model_overrides": Param(

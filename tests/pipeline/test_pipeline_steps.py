@@ -32,7 +32,7 @@ PASSED = Verdict(passed=True, forced=False, figures={"first_try_pass_rate": 0.5}
 FAILED = Verdict(passed=False, forced=False, figures={"first_try_pass_rate": 0.0}, reasons=["pass rate 0.0 < 0.1"])
 
 GCE_PARAMS = {
-    "preset": "seed",
+    "preset": "large",
     "steps": 500,
     "seed": 3,
     "model_overrides": {"dropout": 0.2},
@@ -53,7 +53,7 @@ def plan(tmp_path):
         tmp_path / "home",
         "20261128T060000Z",
         sources=(),
-        preset="seed",
+        preset="large",
         steps=500,
         seed=3,
         overrides={"dropout": 0.2},
