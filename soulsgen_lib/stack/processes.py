@@ -218,7 +218,7 @@ def recorded_pid(config: StackConfig, name: str) -> int | None:
     return record["pid"] if _start_time(record["pid"]) == record["start_time"] else None
 
 
-def _start(launch: Launch, base_env: dict[str, str], config: StackConfig) -> subprocess.Popen:
+def start_service(launch: Launch, base_env: dict[str, str], config: StackConfig) -> subprocess.Popen:
     logs = config.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     command = list(launch.command)
@@ -240,7 +240,7 @@ def _start(launch: Launch, base_env: dict[str, str], config: StackConfig) -> sub
     return process
 
 
-def _stop(config: StackConfig, name: str, timeout: float, sig: signal.Signals = signal.SIGTERM) -> bool:
+def stop_service(config: StackConfig, name: str, timeout: float, sig: signal.Signals = signal.SIGTERM) -> bool:
     """Stop a recorded service's process group (`sig`, then SIGKILL after `timeout`); True if it was running."""
     pid = recorded_pid(config, name)
     if pid is not None:
@@ -379,7 +379,7 @@ def up(config: StackConfig, env_file: Path | None = Path(".env"), say: Callable[
     processes = {}
     try:
         for launch in launches(config, runtime_dir):
-            processes[launch.name] = _start(launch, env, config)
+            processes[launch.name] = start_service(launch, env, config)
         _wait_until_ready(config, processes)
         serve_latest(config)
     except BaseException:
@@ -477,7 +477,7 @@ def down(home: Path, drop_database: bool = False, timeout: float = 30.0) -> list
     order = [*(worker.name for worker in WORKERS), *reversed(list(AIRFLOW_SERVICES)), TORCHSERVE]
     recorded = _recorded_services(config)
     names = [name for name in order + sorted(set(recorded) - set(order)) if name in recorded]
-    stopped = [name for name in names if _stop(config, name, timeout)]
+    stopped = [name for name in names if stop_service(config, name, timeout)]
     state = _state(config)
     if state.get("torchserve_runtime_dir"):
         shutil.rmtree(state["torchserve_runtime_dir"], ignore_errors=True)
@@ -499,8 +499,8 @@ def restart(home: Path, name: str, timeout: float = 30.0) -> None:
     full_name = next((full for full in by_name if short_name(full) == name or full == name), None)
     if full_name is None:
         raise StackError(f"no service {name!r} in this stack: choose one of {', '.join(map(short_name, by_name))}")
-    _stop(config, full_name, timeout)
-    _start(by_name[full_name], stack_environment(config, env_file), config)
+    stop_service(config, full_name, timeout)
+    start_service(by_name[full_name], stack_environment(config, env_file), config)
     if full_name == TORCHSERVE:
         deadline = time.monotonic() + config.startup_timeout
         while not _torchserve_healthy(config):
