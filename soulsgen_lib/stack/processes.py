@@ -141,7 +141,7 @@ def stack_environment(config: StackConfig, env_file: Path | None) -> dict[str, s
             **asdict(place),
             "jwt_secret": secret,
             "database_url": database_url(config, dotenv),
-            "celery_result_backend": database_url(config, dotenv, "db+postgresql"),
+            "celery_result_backend": database_url(config, dotenv, "db+postgresql+psycopg2"),
         }
     )
     topology = airflow_environment(place)
@@ -250,15 +250,15 @@ def stop_service(config: StackConfig, name: str, timeout: float, sig: signal.Sig
             except ProcessLookupError:
                 break
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _group_alive(pid):
+            while time.monotonic() < deadline and group_alive(pid):
                 time.sleep(0.2)
-            if not _group_alive(pid):
+            if not group_alive(pid):
                 break
     _pid_file(config, name).unlink(missing_ok=True)
     return pid is not None
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Whether any live (non-zombie) process is left in process group `pgid`."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

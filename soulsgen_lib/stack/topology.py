@@ -133,7 +133,7 @@ def compose_placement() -> Placement:
     return Placement(
         executor="${AIRFLOW_EXECUTOR:-LocalExecutor}",
         database_url=f"postgresql+psycopg2://{user}:{password}@postgres:5432/{database}",
-        celery_result_backend=f"db+postgresql://{user}:{password}@postgres:5432/{database}",
+        celery_result_backend=f"db+postgresql+psycopg2://{user}:{password}@postgres:5432/{database}",
         celery_broker_url="redis://redis:6379/0",
         api_host="0.0.0.0",
         api_port="8080",
@@ -190,7 +190,7 @@ class StackConfig:
         return Placement(
             executor=EXECUTORS[self.executor],
             database_url=self.database_url(),
-            celery_result_backend=self.database_url("db+postgresql"),
+            celery_result_backend=self.database_url("db+postgresql+psycopg2"),
             celery_broker_url=self.redis_url,
             api_host="127.0.0.1",
             api_port=str(self.api_port),

@@ -99,7 +99,7 @@ def test_airflow_services_share_one_environment_equal_to_the_process_stacks(tmp_
     for env in (compose_env, process_env):
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
         assert ":pw@" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
         connection = json.loads(env["AIRFLOW_CONN_SOULSGEN_TORCHSERVE"])
         assert connection["extra"]["key_file"].endswith("/key_file.json")
         assert "password" not in connection  # tokens are read from TorchServe's key file, never written here
