@@ -19,10 +19,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -128,21 +128,17 @@ def database_url(config: StackConfig, dotenv: dict[str, str], driver: str = "pos
         return url
     scheme, rest = url.split("://", 1)
     user, _, host = rest.partition("@")
-    return f"{scheme}://{user}:{password}@{host}" if host else url
+    return f"{scheme}://{user}:{quote(password, safe='')}@{host}" if host else url
 
 
 def stack_environment(config: StackConfig, env_file: Path | None) -> dict[str, str]:
     """The environment of every Airflow process: this one's, then `.env` (as Compose's env_file), then the topology."""
     dotenv = read_env_file(env_file) if env_file else {}
-    place = config.placement()
-    secret = _jwt_secret(config, dotenv)
-    place = type(place)(
-        **{
-            **asdict(place),
-            "jwt_secret": secret,
-            "database_url": database_url(config, dotenv),
-            "celery_result_backend": database_url(config, dotenv, "db+postgresql+psycopg2"),
-        }
+    place = replace(
+        config.placement(),
+        jwt_secret=_jwt_secret(config, dotenv),
+        database_url=database_url(config, dotenv),
+        celery_result_backend=database_url(config, dotenv, "db+postgresql+psycopg2"),
     )
     topology = airflow_environment(place)
     inherited = [os.environ.get("PYTHONPATH", "")]

@@ -10,18 +10,6 @@ from soulsgen_lib.stack import StackError
 PROPERTIES_FILE = Path(__file__).resolve().parents[2] / "docker" / "torchserve.properties"
 # Where the compose image keeps the artifact store; the properties file names it.
 CONTAINER_HOME = "/opt/soulsgen/artifacts"
-# The only lines a host may change: where TorchServe listens and where its model store lies.
-PLACE_KEYS = (
-    "inference_address",
-    "management_address",
-    "metrics_address",
-    "grpc_inference_address",
-    "grpc_management_address",
-    "grpc_inference_port",
-    "grpc_management_port",
-    "model_store",
-    "allowed_urls",
-)
 
 
 def read_properties(path: Path = PROPERTIES_FILE) -> dict[str, str]:

@@ -177,3 +177,19 @@ def test_cluster_policy_sends_training_to_the_train_queue():
     policy.task_policy(evaluate)
     assert (train.queue, evaluate.queue) == ("train", "default")
     assert all("train" in worker.queues for worker in WORKERS)
+
+
+def test_the_stacks_torchserve_connection_gives_the_hook_the_key_files_tokens(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "plugins"))  # as Airflow loads plugins/
+    from soulsgen_airflow.hooks import TorchServeHook
+
+    key_file = tmp_path / "key_file.json"
+    key_file.write_text(
+        json.dumps({"management": {"key": "m-key"}, "inference": {"key": "i-key"}, "API": {"key": "a"}})
+    )
+    connection = json.loads(load_compose()["x-airflow-env"]["AIRFLOW_CONN_SOULSGEN_TORCHSERVE"])
+    connection["extra"]["key_file"] = str(key_file)
+    monkeypatch.setenv("AIRFLOW_CONN_SOULSGEN_TORCHSERVE", json.dumps(connection))
+    hook = TorchServeHook()
+    assert hook.management() == ("http://torchserve:8081", "m-key")
+    assert hook.get_conn().endpoint == "http://torchserve:8080"  # its inference token: the key file's
