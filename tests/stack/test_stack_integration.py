@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -29,8 +30,9 @@ from soulsgen_lib.storage import open_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-REDIS = "redis://127.0.0.1:6379/0"
+# The services this machine (and CI's) runs; a machine with them elsewhere points these variables there.
+POSTGRES = os.environ.get("SOULSGEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("SOULSGEN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PIPELINE, TWEET = "soulsgen_pipeline", "soulsgen_tweet"
 # What the UI's Trigger form sends for a quick run; `source` stays the default (the bundled sample data).
 QUICK_RUN = {"preset": "tiny", "steps": 100, "eval_sentences": 10, "deploy": True}
@@ -41,18 +43,24 @@ FAST_RECOVERY = {
 }
 
 
-def require_postgres() -> None:
+@pytest.fixture
+def postgres_available() -> None:
+    """Skip, saying why, unless PostgreSQL answers."""
     import psycopg2
 
     try:
         psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=3).close()
     except psycopg2.Error as error:
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES} ({str(error).strip()[:120]}): the stack tests need it")
+        reason = " ".join(str(error).split())[:120]
+        pytest.skip(f"PostgreSQL does not answer at {POSTGRES} ({reason}): the stack tests need it")
 
 
-def require_redis() -> None:
+@pytest.fixture
+def redis_available() -> None:
+    """Skip, saying why, unless Redis answers."""
+    address = urlsplit(REDIS)
     try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=3).close()
+        socket.create_connection((address.hostname, address.port or 6379), timeout=3).close()
     except OSError as error:
         pytest.skip(f"Redis does not answer at {REDIS} ({error.strerror}): the Celery stack test needs it")
 
@@ -81,7 +89,9 @@ def stack_config(home: Path, executor: str) -> StackConfig:
 
 
 @pytest.fixture
-def stack_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], StackConfig]]:
+def stack_of(
+    postgres_available: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str], StackConfig]]:
     """Start a stack (`up`); whatever happens, stop it and drop the database it created."""
     monkeypatch.chdir(tmp_path)  # no developer .env leaks in
     started: list[StackConfig] = []
@@ -134,7 +144,6 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
 
 
 def test_local_executor_stack_serves_the_published_model_to_the_hourly_dag(stack_of, serving_home, tmp_path):
-    require_postgres()
     mar = serving_home / "model-store" / "soulsgen.mar"
     served_version = read_mar_manifest(mar)["modelVersion"]
     open_store(str(tmp_path / "home")).publish("mar", "published-v1", mar)
@@ -142,7 +151,7 @@ def test_local_executor_stack_serves_the_published_model_to_the_hourly_dag(stack
     config = stack_of("local")
     status = cli_status(config)
     assert status["executor"] == "local"
-    assert status["database"] == f"postgresql+psycopg2://postgres@127.0.0.1:5432/{config.database}"
+    assert status["database"] == f"{POSTGRES.replace('postgresql://', 'postgresql+psycopg2://')}/{config.database}"
     assert set(status["services"]) == {"api", "scheduler", "dag-processor", "triggerer", "torchserve"}
     assert {service["state"] for service in status["services"].values()} == {"running"}
     assert status["services"]["api"]["healthy"] and status["services"]["torchserve"]["healthy"]
@@ -169,9 +178,9 @@ def test_local_executor_stack_serves_the_published_model_to_the_hourly_dag(stack
 
 
 @pytest.mark.timeout(900)
-def test_celery_stack_runs_the_pipeline_on_workers_through_a_lost_worker_and_a_scheduler_restart(stack_of):
-    require_postgres()
-    require_redis()
+def test_celery_stack_runs_the_pipeline_on_workers_through_a_lost_worker_and_a_scheduler_restart(
+    redis_available, stack_of
+):
     config = stack_of("celery")
     status = cli_status(config)
     assert status["executor"] == "celery"
