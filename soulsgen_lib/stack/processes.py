@@ -1,6 +1,7 @@
 """`soulsgen stack`: docker-compose.yaml's services as local processes on this machine's PostgreSQL (and Redis).
 
-Everything lives under `<home>/stack/`: `stack.json` (the configuration, no secrets), `pids/`
+Everything lives under `<home>/stack/`: `stack.json` (the configuration, no secrets), `state.json`
+(whether `up` created the database, TorchServe's temporary folder), `pids/`
 (one file per started process: pid and start time, so `down` stops only what `up` started),
 `logs/`, `airflow/` (AIRFLOW_HOME) and `torchserve/` (its config and key_file.json).
 Each service runs in a session of its own; stopping it signals its whole process group.
@@ -93,7 +94,7 @@ def load_config(home: Path) -> tuple[StackConfig, Path | None]:
     try:
         record = json.loads(state_file.read_text(encoding="utf-8"))
         env_file = Path(record.pop("env_file")) if record.get("env_file") else None
-        known = {f.name: f for f in fields(StackConfig)}
+        known = {f.name for f in fields(StackConfig)}
         values = {key: Path(value) if key in ("home", "datasource_dir") else value for key, value in record.items()}
         return StackConfig(**{key: value for key, value in values.items() if key in known}), env_file
     except FileNotFoundError:
