@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import yaml
@@ -103,7 +104,7 @@ def compose_document() -> dict[str, Any]:
             worker_command(worker),
             hostname=worker.name,
             profiles=[CELERY_PROFILE],
-            depends_on=initialised | {"redis": {"condition": "service_healthy"}},
+            depends_on=copy.deepcopy(initialised) | {"redis": {"condition": "service_healthy"}},
         )
     services["torchserve"] = {
         "image": IMAGE,
