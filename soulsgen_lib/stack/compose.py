@@ -118,7 +118,10 @@ def compose_document() -> dict[str, Any]:
             " --no-config-snapshots --ts-config /opt/soulsgen/docker/torchserve.properties"
             " --model-store /opt/soulsgen/artifacts/model-store",
         ],
-        "environment": {"LOG_LOCATION": "/opt/soulsgen/artifacts/torchserve-logs"},
+        "environment": {
+            "LOG_LOCATION": "/opt/soulsgen/artifacts/torchserve-logs",
+            "METRICS_LOCATION": "/opt/soulsgen/artifacts/torchserve-logs",
+        },
         "volumes": ["artifacts:/opt/soulsgen/artifacts", "torchserve-keys:/opt/soulsgen/torchserve"],
         "ports": ["127.0.0.1:${TORCHSERVE_PORT:-8090}:8080"],
         "depends_on": {"airflow-init": {"condition": "service_completed_successfully"}},
