@@ -5,8 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/soulsgen
 COPY requirements.txt .
-# psycopg2 talks to the compose Postgres; it is the only addition to the pinned set.
-RUN pip install --no-cache-dir -r requirements.txt psycopg2-binary==2.9.13
+RUN pip install --no-cache-dir -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY soulsgen_lib ./soulsgen_lib
 COPY serve ./serve

@@ -2,7 +2,7 @@
 
 - `soulsgen_torchserve` (HTTP connection): host and port of TorchServe's inference API; password =
   inference token; extra `management_url` (default: inference port + 1), `management_token`,
-  `model_name` (default `soulsgen`).
+  `model_name` (default `soulsgen`), `key_file` (TorchServe's key_file.json: both tokens read from it).
 - `soulsgen_x` (generic connection): login = consumer key, password = consumer secret; extra
   `access_token`, `token_secret`, optional `base_url` (a proxy or test server).
 - `soulsgen_bluesky` (generic connection): login = handle, password = app password, host = PDS URL
@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -83,13 +84,23 @@ class TorchServeHook(SoulsgenHook):
 
         inference, _, conn = self._endpoints()
         return TorchServeClient(
-            inference, token=conn.password or "", model_name=conn.extra_dejson.get("model_name", "soulsgen")
+            inference, token=self._tokens(conn)[0], model_name=conn.extra_dejson.get("model_name", "soulsgen")
         )
 
     def management(self) -> tuple[str, str]:
         """The management API URL and its token."""
         _, management, conn = self._endpoints()
-        return management, conn.extra_dejson.get("management_token", "")
+        return management, self._tokens(conn)[1]
+
+    @staticmethod
+    def _tokens(conn: Any) -> tuple[str, str]:
+        """(inference, management) tokens; a key file wins, as TorchServe renews its tokens at each start."""
+        if conn.extra_dejson.get("key_file"):
+            from soulsgen_lib.serving.manage import ServerKeys
+
+            keys = ServerKeys.read(Path(conn.extra_dejson["key_file"]))
+            return keys.inference.get_secret_value(), keys.management.get_secret_value()
+        return conn.password or "", conn.extra_dejson.get("management_token", "")
 
     def check(self) -> str:
         self.get_conn().ping()

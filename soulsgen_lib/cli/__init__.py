@@ -23,6 +23,7 @@ COMMANDS_BY_SECTION: dict[str, dict[str, str]] = {
     "Posting commands": {"post": "soulsgen_lib.cli.posting:post", "card": "soulsgen_lib.cli.posting:card"},
     "Storage commands": {"upload": "soulsgen_lib.cli.storage:upload", "download": "soulsgen_lib.cli.storage:download"},
     "Settings commands": {"config": "soulsgen_lib.cli.config:config"},
+    "Deployment commands": {"stack": "soulsgen_lib.cli.stack:stack"},
 }
 
 
