@@ -8,9 +8,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY soulsgen_lib ./soulsgen_lib
-COPY serve ./serve
 COPY docker/torchserve.properties ./docker/
-# Editable, so `soulsgen package` finds serve/handler.py beside the package, as in a checkout.
-RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
+# The TorchServe handler ships inside the package (soulsgen_lib/serving/handler.py): a plain install serves.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation .
 ENV AIRFLOW_HOME=/opt/airflow PYTHONUNBUFFERED=1
 WORKDIR /opt/airflow

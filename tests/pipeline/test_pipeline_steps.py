@@ -108,7 +108,7 @@ def test_gce_job_publishes_corpus_and_renders_the_vm(plan, layout, gcs_bucket):
     script = next(item["value"] for item in body["metadata"]["items"] if item["key"] == "startup-script")
     assert "reg.example/p/r/soulsgen-trainer:v7" in script
     assert f"--store {gcs_bucket}/prod --version {layout.version} --corpus-version {layout.version}" in script
-    assert "--preset seed --seed 3 --steps 500" in script
+    assert "--preset large --seed 3 --steps 500" in script
     assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
     json.dumps(job)  # it travels through XCom
 
