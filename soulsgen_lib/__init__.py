@@ -1,4 +1,4 @@
-"""SoulsGen: game text to a small GPT-2 model, served with TorchServe and posted to X."""
+"""SoulsGen: game text to a small GPT-2 model, served with TorchServe and posted to X, Bluesky and Mastodon."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Airflow adapters for SoulsGen's outside systems: TorchServe and X, configured by connections."""
+"""Airflow adapters for SoulsGen's outside systems (TorchServe, X, Bluesky, Mastodon), configured by connections."""
