@@ -85,6 +85,7 @@ class AirflowApi:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries"
         return self.call("GET", path)["task_instances"]
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+        """A task's XCom value; `map_index` picks one instance of a mapped task."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self.call("GET", path, params={"deserialize": "true"})["value"]
+        return self.call("GET", path, params={"deserialize": "true", "map_index": map_index})["value"]
