@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fixtures_posting import FAST_RETRY
-from posting.x_api_server import Planned
+from posting.loopback_api_server import Planned
 
 from soulsgen_lib.posting.budget import Budget, budget_status
 from soulsgen_lib.posting.history import (
