@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,9 +45,21 @@ model_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
 )
-_TOKENIZER_KINDS = click.Choice(TOKENIZER_KINDS)
 _TOKENIZER_HELP = "word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words."
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
+
+
+def _out_option(help: str) -> Callable:
+    """--out: the model folder a command writes."""
+    return click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help=help)
+
+
+def _tokenizer_option(default: str | None, help: str) -> Callable:
+    """--tokenizer: the kind of tokenizer to train."""
+    kinds = click.Choice(TOKENIZER_KINDS)
+    return click.option(
+        "--tokenizer", "tokenizer_kind", type=kinds, default=default, show_default=default is not None, help=help
+    )
 
 
 @click.group()
@@ -56,20 +69,8 @@ def tokenizer() -> None:
 
 @tokenizer.command("train")
 @corpus_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).",
-)
-@click.option(
-    "--tokenizer",
-    "tokenizer_kind",
-    type=_TOKENIZER_KINDS,
-    default="word",
-    show_default=True,
-    help=_TOKENIZER_HELP,
-)
+@_out_option("Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).")
+@_tokenizer_option("word", _TOKENIZER_HELP)
 @click.option(
     "--max-vocab",
     type=click.IntRange(min=0),
@@ -95,12 +96,7 @@ def tokenizer_train(
 
 @click.command()
 @corpus_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder to write (default: $SOULSGEN_HOME/work/model).",
-)
+@_out_option("Model folder to write (default: $SOULSGEN_HOME/work/model).")
 @click.option(
     "--preset", type=click.Choice(tuple(PRESETS)), default=DEFAULT_PRESET, show_default=True, help="Model size."
 )
@@ -113,13 +109,7 @@ def tokenizer_train(
     help="Stop after this many minutes of training, keeping the best weights (default: no limit).",
 )
 @click.option("--resume", is_flag=True, help="Continue from the folder's checkpoint.pt where a run stopped.")
-@click.option(
-    "--tokenizer",
-    "tokenizer_kind",
-    type=_TOKENIZER_KINDS,
-    default=None,
-    help=f"{_TOKENIZER_HELP} (default: the folder's tokenizer, else word)",
-)
+@_tokenizer_option(None, f"{_TOKENIZER_HELP} (default: the folder's tokenizer, else word)")
 @click.option(
     "--set",
     "settings",
