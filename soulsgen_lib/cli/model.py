@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
-from soulsgen_lib.cli.common import artifact_folder, home_option
+from soulsgen_lib.cli.common import artifact_folder, folder_option, home_option, model_option
 from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model.config import DEFAULT_PRESET, PRESETS, PROMPT_STRATEGIES, TOKENIZER_KINDS
 from soulsgen_lib.model.filters import FilterConfig
@@ -33,25 +33,11 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-corpus_option = click.option(
-    "--corpus",
-    "corpus_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/work/corpus).",
-)
-model_option = click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
+corpus_option = folder_option(
+    "--corpus", "corpus_dir", "Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/work/corpus)."
 )
 _TOKENIZER_HELP = "word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words."
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
-
-
-def _out_option(help: str) -> Callable:
-    """--out: the model folder a command writes."""
-    return click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), help=help)
 
 
 def _tokenizer_option(default: str | None, help: str) -> Callable:
@@ -69,7 +55,7 @@ def tokenizer() -> None:
 
 @tokenizer.command("train")
 @corpus_option
-@_out_option("Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).")
+@folder_option("--out", "out_dir", "Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).")
 @_tokenizer_option("word", _TOKENIZER_HELP)
 @click.option(
     "--max-vocab",
@@ -96,7 +82,7 @@ def tokenizer_train(
 
 @click.command()
 @corpus_option
-@_out_option("Model folder to write (default: $SOULSGEN_HOME/work/model).")
+@folder_option("--out", "out_dir", "Model folder to write (default: $SOULSGEN_HOME/work/model).")
 @click.option(
     "--preset", type=click.Choice(tuple(PRESETS)), default=DEFAULT_PRESET, show_default=True, help="Model size."
 )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.cli.common import folder_option, load_settings, setting_option
 from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE
 from soulsgen_lib.settings import Settings
 
@@ -28,12 +28,7 @@ env_file_option = click.option(
 _SENTENCE_OPTIONS = (
     click.option("--text", help="Post this text."),
     setting_option("torchserve_endpoint", "--endpoint", metavar="URL", help="Ask this TorchServe for a sentence."),
-    click.option(
-        "--model",
-        "model_dir",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Generate the sentence with this local model folder.",
-    ),
+    folder_option("--model", "model_dir", "Generate the sentence with this local model folder.", exists=True),
     click.option("--dry-run", is_flag=True, help="Do every check but send nothing and record nothing."),
     click.option(
         "--max-asks",

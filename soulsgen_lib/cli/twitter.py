@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from soulsgen_lib import __version__
-from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup, load_settings, setting_option
+from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup, config_option, load_settings, setting_option
 from soulsgen_lib.cli.posting import check_one_source, env_file_option, open_source, save_or_show, sentence_options
 from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE, RetryPolicy
 
@@ -43,11 +42,7 @@ api_base_url_option = setting_option(
 )
 
 
-def retry_option(flag: str, field: str, help: str) -> Callable:
-    """An option that overrides one RetryPolicy field, with the policy's default."""
-    default = getattr(RetryPolicy(), field)
-    kind = click.IntRange(min=1) if isinstance(default, int) else click.FloatRange(min=0)
-    return click.option(flag, field, type=kind, default=default, show_default=True, help=help)
+_RETRY = RetryPolicy()  # the library's defaults, shown by --help
 
 
 daily_budget_option = setting_option(
@@ -115,9 +110,21 @@ Exit status:
   {BUDGET_SPENT_EXIT_CODE}  the daily or monthly budget is spent; nothing was sent"""
 )
 @sentence_options
-@retry_option("--max-wait", "rate_limit_max_wait_s", "Seconds a rate limit may be waited out; a later reset gives up.")
-@retry_option("--attempts", "attempts", "Tries on X server or network errors.")
-@retry_option("--retry-delay", "backoff_s", "First backoff delay in seconds; doubles each retry, with jitter.")
+@config_option(
+    "--max-wait",
+    _RETRY,
+    "rate_limit_max_wait_s",
+    type=click.FloatRange(min=0),
+    help="Seconds a rate limit may be waited out; a later reset gives up.",
+)
+@config_option("--attempts", _RETRY, type=click.IntRange(min=1), help="Tries on X server or network errors.")
+@config_option(
+    "--retry-delay",
+    _RETRY,
+    "backoff_s",
+    type=click.FloatRange(min=0),
+    help="First backoff delay in seconds; doubles each retry, with jitter.",
+)
 @daily_budget_option
 @monthly_budget_option
 @api_base_url_option
