@@ -68,6 +68,13 @@ def _google_credentials():
     return GoogleBaseHook(gcp_conn_id="google_cloud_default").get_credentials()
 
 
+def _zone_compute(job: dict):
+    """The Compute Engine zone of a GCE training job, reached with `google_cloud_default` at COMPUTE_API_URL."""
+    from soulsgen_lib.cloud.compute import ZoneCompute
+
+    return ZoneCompute(job["project"], job["zone"], _google_credentials(), _settings().compute_api_url)
+
+
 @dag(
     dag_id="soulsgen_pipeline",
     schedule=None,
@@ -163,10 +170,7 @@ def soulsgen_pipeline():
 
         @task
         def create_vm(job: dict) -> None:
-            from soulsgen_lib.cloud.compute import create_instance
-
-            endpoint = _settings().compute_api_url
-            create_instance(job["project"], job["zone"], job["instance_body"], _google_credentials(), endpoint)
+            _zone_compute(job).create_instance(job["instance_body"])
 
         @task.sensor(poke_interval=120, timeout=gce.DEFAULT_MAX_RUN_SECONDS, mode="reschedule")
         def wait_for_model(plan: dict) -> PokeReturnValue:
@@ -182,10 +186,7 @@ def soulsgen_pipeline():
 
         @task(retries=3)
         def delete_vm(job: dict) -> bool:
-            from soulsgen_lib.cloud.compute import delete_instance
-
-            endpoint = _settings().compute_api_url
-            return delete_instance(job["project"], job["zone"], job["instance_name"], _google_credentials(), endpoint)
+            return _zone_compute(job).delete_instance(job["instance_name"])
 
         job = gce_job(plan)
         created = create_vm(job)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class SoulsgenHook(BaseHook):
-    """What every SoulsGen hook shares: its connection id, whether it is defined, its required fields, its check."""
+    """What every SoulsGen hook shares: its connection id, whether it is defined, its check."""
 
     conn_name_attr = "conn_id"
     default_conn_name = ""
@@ -42,14 +42,6 @@ class SoulsgenHook(BaseHook):
         except AirflowNotFoundException:
             return False
         return True
-
-    def required(self, fields: dict[str, Any]) -> None:
-        """Raise CredentialsRejected naming every empty field (an incomplete connection is never a silent dry run)."""
-        from soulsgen_lib.posting.target import CredentialsRejected
-
-        missing = [name for name, value in fields.items() if not value]
-        if missing:
-            raise CredentialsRejected(f"connection {self.conn_id} lacks {', '.join(missing)}")
 
     def check(self) -> str:
         """Talk to the service once; return what to tell the user."""
@@ -111,6 +103,23 @@ class PostingHook(SoulsgenHook):
     """A posting network's account; `get_conn()` gives its PostingTarget, `test_connection()` names the account."""
 
     network = ""
+    conn_type = "generic"
+    # What the account needs: "login", "password", "host" or "extra <key>", each with what it holds ("" to say nothing).
+    required_fields: tuple[tuple[str, str], ...] = ()
+
+    def connection(self) -> Any:
+        """The Airflow connection; CredentialsRejected names every empty required field (never a silent dry run)."""
+        from soulsgen_lib.posting.target import CredentialsRejected
+
+        conn = self.get_connection(self.conn_id)
+        missing = []
+        for field, meaning in self.required_fields:
+            extra = field.removeprefix("extra ")
+            if not (conn.extra_dejson.get(extra) if extra != field else getattr(conn, field)):
+                missing.append(f"{field} ({meaning})" if meaning else field)
+        if missing:
+            raise CredentialsRejected(f"connection {self.conn_id} lacks {', '.join(missing)}")
+        return conn
 
     def check(self) -> str:
         return f"Authorised as {self.get_conn().whoami()}"
@@ -124,22 +133,19 @@ class XHook(PostingHook):
 
     network = "x"
     default_conn_name = "soulsgen_x"
-    conn_type = "generic"
     hook_name = "SoulsGen X (Twitter)"
+    required_fields = (
+        ("login", "consumer key"),
+        ("password", "consumer secret"),
+        ("extra access_token", ""),
+        ("extra token_secret", ""),
+    )
 
     def get_conn(self) -> PostingTarget:
         from soulsgen_lib.posting.x import XTarget
 
-        conn = self.get_connection(self.conn_id)
+        conn = self.connection()
         extra = conn.extra_dejson
-        self.required(
-            {
-                "login (consumer key)": conn.login,
-                "password (consumer secret)": conn.password,
-                "extra access_token": extra.get("access_token"),
-                "extra token_secret": extra.get("token_secret"),
-            }
-        )
         return XTarget(
             conn.login, conn.password, extra["access_token"], extra["token_secret"], extra.get("base_url", "")
         )
@@ -153,15 +159,14 @@ class BlueskyHook(PostingHook):
 
     network = "bluesky"
     default_conn_name = "soulsgen_bluesky"
-    conn_type = "generic"
     hook_name = "SoulsGen Bluesky"
+    required_fields = (("login", "handle"), ("password", "app password"))
 
     def get_conn(self) -> PostingTarget:
         from soulsgen_lib.posting.bluesky import BLUESKY_PDS_URL, BlueskyTarget
         from soulsgen_lib.settings import Settings
 
-        conn = self.get_connection(self.conn_id)
-        self.required({"login (handle)": conn.login, "password (app password)": conn.password})
+        conn = self.connection()
         pds_url = _url(conn) or BLUESKY_PDS_URL
         return BlueskyTarget(conn.login, conn.password, pds_url, Settings.load().bluesky_session_file)
 
@@ -171,14 +176,13 @@ class MastodonHook(PostingHook):
 
     network = "mastodon"
     default_conn_name = "soulsgen_mastodon"
-    conn_type = "generic"
     hook_name = "SoulsGen Mastodon"
+    required_fields = (("host", "instance URL"), ("password", "access token"))
 
     def get_conn(self) -> PostingTarget:
         from soulsgen_lib.posting.mastodon import MastodonTarget
 
-        conn = self.get_connection(self.conn_id)
-        self.required({"host (instance URL)": conn.host, "password (access token)": conn.password})
+        conn = self.connection()
         return MastodonTarget(_url(conn), conn.password, conn.extra_dejson.get("visibility", "unlisted"))
 
 

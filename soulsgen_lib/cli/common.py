@@ -73,6 +73,24 @@ def setting_option(setting: str, *param_decls: str, **kwargs: Any) -> Any:
     return click.option(*param_decls, setting, **kwargs)
 
 
+def config_option(flag: str, defaults: Any, field: str | None = None, **kwargs: Any) -> Any:
+    """A click option for one field of a config dataclass, defaulting (in --help too) to `defaults`' value.
+
+    The parameter is named after the field (by default the flag's name), so the command passes it on as is.
+    """
+    field = field or flag.lstrip("-").replace("-", "_")
+    return click.option(flag, field, default=getattr(defaults, field), show_default=True, **kwargs)
+
+
+def folder_option(flag: str, param: str, help: str, exists: bool = False, **kwargs: Any) -> Any:
+    """A click option that names a folder, as a Path (one that must exist when `exists`)."""
+    kind = click.Path(exists=exists, file_okay=False, path_type=Path)
+    return click.option(flag, param, type=kind, help=help, **kwargs)
+
+
+model_option = folder_option(
+    "--model", "model_dir", "Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model)."
+)
 home_option = setting_option("home", "--home", type=click.Path(path_type=Path), help="Local artifact root.")
 
 

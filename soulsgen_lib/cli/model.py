@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
-from soulsgen_lib.cli.common import artifact_folder, home_option
+from soulsgen_lib.cli.common import artifact_folder, folder_option, home_option, model_option
 from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model.config import DEFAULT_PRESET, PRESETS, PROMPT_STRATEGIES, TOKENIZER_KINDS
 from soulsgen_lib.model.filters import FilterConfig
@@ -32,21 +33,19 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
-corpus_option = click.option(
-    "--corpus",
-    "corpus_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/work/corpus).",
+corpus_option = folder_option(
+    "--corpus", "corpus_dir", "Corpus folder with train.txt and test.txt (default: $SOULSGEN_HOME/work/corpus)."
 )
-model_option = click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
-)
-_TOKENIZER_KINDS = click.Choice(TOKENIZER_KINDS)
 _TOKENIZER_HELP = "word: whole corpus words as tokens; subword: BPE pieces, decoded only within corpus words."
 device_option = click.option("--device", default=None, help="cuda, mps or cpu (default: the best one available).")
+
+
+def _tokenizer_option(default: str | None, help: str) -> Callable:
+    """--tokenizer: the kind of tokenizer to train."""
+    kinds = click.Choice(TOKENIZER_KINDS)
+    return click.option(
+        "--tokenizer", "tokenizer_kind", type=kinds, default=default, show_default=default is not None, help=help
+    )
 
 
 @click.group()
@@ -56,20 +55,8 @@ def tokenizer() -> None:
 
 @tokenizer.command("train")
 @corpus_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).",
-)
-@click.option(
-    "--tokenizer",
-    "tokenizer_kind",
-    type=_TOKENIZER_KINDS,
-    default="word",
-    show_default=True,
-    help=_TOKENIZER_HELP,
-)
+@folder_option("--out", "out_dir", "Model folder to write tokenizer.json into (default: $SOULSGEN_HOME/work/model).")
+@_tokenizer_option("word", _TOKENIZER_HELP)
 @click.option(
     "--max-vocab",
     type=click.IntRange(min=0),
@@ -95,12 +82,7 @@ def tokenizer_train(
 
 @click.command()
 @corpus_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model folder to write (default: $SOULSGEN_HOME/work/model).",
-)
+@folder_option("--out", "out_dir", "Model folder to write (default: $SOULSGEN_HOME/work/model).")
 @click.option(
     "--preset", type=click.Choice(tuple(PRESETS)), default=DEFAULT_PRESET, show_default=True, help="Model size."
 )
@@ -113,13 +95,7 @@ def tokenizer_train(
     help="Stop after this many minutes of training, keeping the best weights (default: no limit).",
 )
 @click.option("--resume", is_flag=True, help="Continue from the folder's checkpoint.pt where a run stopped.")
-@click.option(
-    "--tokenizer",
-    "tokenizer_kind",
-    type=_TOKENIZER_KINDS,
-    default=None,
-    help=f"{_TOKENIZER_HELP} (default: the folder's tokenizer, else word)",
-)
+@_tokenizer_option(None, f"{_TOKENIZER_HELP} (default: the folder's tokenizer, else word)")
 @click.option(
     "--set",
     "settings",

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.cli.common import folder_option, load_settings, setting_option
 from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE
 from soulsgen_lib.settings import Settings
+
+if TYPE_CHECKING:
+    from soulsgen_lib.posting.post import SentenceSource
 
 env_file_option = click.option(
     "--env-file",
@@ -18,6 +23,51 @@ env_file_option = click.option(
     show_default=True,
     help="File --save writes (through a symlink to its target); its other lines are kept as they are.",
 )
+
+
+_SENTENCE_OPTIONS = (
+    click.option("--text", help="Post this text."),
+    setting_option("torchserve_endpoint", "--endpoint", metavar="URL", help="Ask this TorchServe for a sentence."),
+    folder_option("--model", "model_dir", "Generate the sentence with this local model folder.", exists=True),
+    click.option("--dry-run", is_flag=True, help="Do every check but send nothing and record nothing."),
+    click.option(
+        "--max-asks",
+        type=click.IntRange(min=1),
+        default=5,
+        show_default=True,
+        help="Generated sentences to try when one fails the checks.",
+    ),
+)
+
+
+def sentence_options(command: Callable) -> Callable:
+    """--text, --endpoint, --model, --dry-run and --max-asks: where a post's sentence comes from."""
+    for option in reversed(_SENTENCE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def check_one_source(text: str | None, endpoint: str | None, model_dir: Path | None, settings: Settings) -> None:
+    """A usage error unless exactly one sentence source is given (TORCHSERVE_ENDPOINT counts as one)."""
+    sources = (("--text", text), ("--endpoint", endpoint), ("--model", model_dir))
+    chosen = [name for name, value in sources if value is not None]
+    if len(chosen) > 1:
+        raise click.UsageError(f"give one sentence source, not {' and '.join(chosen)}")
+    if not chosen and not settings.torchserve_endpoint:
+        raise click.UsageError("give --text, --endpoint or --model (or set TORCHSERVE_ENDPOINT)")
+
+
+def open_source(
+    text: str | None, model_dir: Path | None, settings: Settings, max_asks: int
+) -> tuple[SentenceSource, int]:
+    """The chosen sentence source and how often it may be asked (given text: once); a model loads here."""
+    from soulsgen_lib.posting.sentence_sources import endpoint_source, model_source, text_source
+
+    if text is not None:
+        return text_source(text), 1
+    if model_dir is not None:
+        return model_source(model_dir), max_asks
+    return endpoint_source(settings.torchserve_endpoint, settings.torchserve_token), max_asks
 
 
 def save_or_show(values: dict[str, str], env_file: Path | None) -> None:
@@ -91,23 +141,8 @@ Exit status:
   {BUDGET_SPENT_EXIT_CODE}  every network's budget is spent; nothing was sent""",
 )
 @click.option("--to", metavar="NETWORKS", help="Comma-separated: x,bluesky,mastodon. [default: those with credentials]")
-@click.option("--text", help="Post this text.")
-@setting_option("torchserve_endpoint", "--endpoint", metavar="URL", help="Ask this TorchServe for a sentence.")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Generate the sentence with this local model folder.",
-)
+@sentence_options
 @click.option("--card", is_flag=True, help="Attach an image card with alt text (Bluesky and Mastodon).")
-@click.option("--dry-run", is_flag=True, help="Do every check but send nothing and record nothing.")
-@click.option(
-    "--max-asks",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Generated sentences to try when one fails the checks.",
-)
 @click.option("--json", "as_json", is_flag=True, help="Print each network's outcome as a JSON line.")
 @click.pass_context
 def post(
@@ -116,9 +151,9 @@ def post(
     text: str | None,
     torchserve_endpoint: str | None,
     model_dir: Path | None,
-    card: bool,
     dry_run: bool,
     max_asks: int,
+    card: bool,
     as_json: bool,
 ) -> None:
     """Post one sentence to each network: given text, one from TorchServe, or one from a local model.
@@ -133,16 +168,10 @@ def post(
     from soulsgen_lib.posting.history import on_network, open_history
     from soulsgen_lib.posting.networks import CARD_NETWORKS, target_from_settings
     from soulsgen_lib.posting.post import pick_sentence, post_sentence
-    from soulsgen_lib.posting.sentence_sources import endpoint_source, model_source, text_source
     from soulsgen_lib.posting.target import BudgetSpent, PostingError, PreviewTarget
 
-    sources = (("--text", text), ("--endpoint", torchserve_endpoint), ("--model", model_dir))
-    chosen = [name for name, value in sources if value is not None]
-    if len(chosen) > 1:
-        raise click.UsageError(f"give one sentence source, not {' and '.join(chosen)}")
     settings = load_settings(torchserve_endpoint=torchserve_endpoint)
-    if not chosen and not settings.torchserve_endpoint:
-        raise click.UsageError("give --text, --endpoint or --model (or set TORCHSERVE_ENDPOINT)")
+    check_one_source(text, torchserve_endpoint, model_dir, settings)
     networks = _networks(to, settings, dry_run)
     targets = {n: PreviewTarget(n) if dry_run else target_from_settings(n, settings) for n in networks}
     history = open_history(settings)
@@ -156,12 +185,7 @@ def post(
             open_networks.append(network)
     if not open_networks:
         raise BudgetSpent("not posting: every network's budget is spent")
-    if text is not None:
-        source, max_asks = text_source(text), 1
-    elif model_dir is not None:
-        source = model_source(model_dir)
-    else:
-        source = endpoint_source(settings.torchserve_endpoint, settings.torchserve_token)
+    source, max_asks = open_source(text, model_dir, settings, max_asks)
     checked = [record for network in open_networks for record in on_network(records, network)]
     sentence = pick_sentence(source, checked, max_asks)
     image = None

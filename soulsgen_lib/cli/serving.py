@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
-from soulsgen_lib.cli.common import artifact_folder, home_option, load_settings, setting_option
+from soulsgen_lib.cli.common import (
+    artifact_folder,
+    config_option,
+    folder_option,
+    home_option,
+    load_settings,
+    model_option,
+    setting_option,
+)
 from soulsgen_lib.serving.package import PackageOptions
 from soulsgen_lib.serving.server import ServeOptions
 
@@ -22,44 +30,20 @@ def _serve_dir(home: Path | None) -> Path:
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Model folder written by `soulsgen train` (default: $SOULSGEN_HOME/work/model).",
-)
-@click.option(
-    "--out",
-    "model_store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Model store to write soulsgen.mar into (default: $SOULSGEN_HOME/model-store).",
-)
+@model_option
+@folder_option("--out", "model_store", "Model store to write soulsgen.mar into (default: $SOULSGEN_HOME/model-store).")
 @click.option("--version", default=None, help="Archive version (default: the model card's model_version).")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=_PACKAGE.batch_size,
-    show_default=True,
-    help="Requests per batch.",
-)
-@click.option(
+@config_option("--batch-size", _PACKAGE, type=click.IntRange(min=1), help="Requests per batch.")
+@config_option(
     "--max-batch-delay",
+    _PACKAGE,
+    "max_batch_delay_ms",
     type=click.IntRange(min=0),
-    default=_PACKAGE.max_batch_delay_ms,
-    show_default=True,
     help="Milliseconds TorchServe waits to fill a batch (added to a lone request's latency).",
 )
-@click.option(
-    "--workers", type=click.IntRange(min=1), default=_PACKAGE.workers, show_default=True, help="Worker processes."
-)
-@click.option(
-    "--response-timeout",
-    type=click.IntRange(min=1),
-    default=_PACKAGE.response_timeout_s,
-    show_default=True,
-    help="Seconds per batch.",
+@config_option("--workers", _PACKAGE, type=click.IntRange(min=1), help="Worker processes.")
+@config_option(
+    "--response-timeout", _PACKAGE, "response_timeout_s", type=click.IntRange(min=1), help="Seconds per batch."
 )
 @click.option(
     "--torch-threads",
@@ -80,9 +64,9 @@ def package(
     model_store: Path | None,
     version: str | None,
     batch_size: int,
-    max_batch_delay: int,
+    max_batch_delay_ms: int,
     workers: int,
-    response_timeout: int,
+    response_timeout_s: int,
     torch_threads: int | None,
     precision: str | None,
     home: Path | None,
@@ -96,9 +80,9 @@ def package(
 
     options = PackageOptions(
         batch_size=batch_size,
-        max_batch_delay_ms=max_batch_delay,
+        max_batch_delay_ms=max_batch_delay_ms,
         workers=workers,
-        response_timeout_s=response_timeout,
+        response_timeout_s=response_timeout_s,
         torch_threads=torch_threads,
         precision=precision,
     )
@@ -113,28 +97,16 @@ def package(
 
 
 @click.group(invoke_without_command=True)
-@click.option(
-    "--model-store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder holding soulsgen.mar (default: $SOULSGEN_HOME/model-store).",
-)
-@click.option(
+@folder_option("--model-store", "model_store", "Folder holding soulsgen.mar (default: $SOULSGEN_HOME/model-store).")
+@config_option(
     "--port",
+    _SERVE,
     "base_port",
     type=click.IntRange(1024, 65530),
-    default=_SERVE.base_port,
-    show_default=True,
     help="Inference port; management, metrics and the two gRPC APIs take the next four.",
 )
 @click.option("--stop", is_flag=True, help="Stop the TorchServe started from this artifact folder.")
-@click.option(
-    "--startup-timeout",
-    type=float,
-    default=_SERVE.startup_timeout,
-    show_default=True,
-    help="Seconds to wait for the model.",
-)
+@config_option("--startup-timeout", _SERVE, type=float, help="Seconds to wait for the model.")
 @home_option
 @click.pass_context
 def serve(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from soulsgen_lib.cli.common import home_option, load_settings
+from soulsgen_lib.cli.common import config_option, folder_option, home_option, load_settings
 from soulsgen_lib.stack.topology import EXECUTORS, StackConfig
 
 DEFAULTS = StackConfig(home=Path("artifacts"))
@@ -26,37 +26,28 @@ def stack() -> None:
 
 
 @stack.command()
-@click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local", show_default=True)
-@click.option(
+@config_option("--executor", DEFAULTS, type=click.Choice(sorted(EXECUTORS)))
+@config_option(
     "--postgres",
+    DEFAULTS,
     "postgres_url",
-    default=DEFAULTS.postgres_url,
-    show_default=True,
     help="PostgreSQL server (no database, no password: POSTGRES_PASSWORD comes from the environment or .env).",
 )
-@click.option("--database", default=DEFAULTS.database, show_default=True, help="Database to create and use.")
-@click.option("--redis", "redis_url", default=DEFAULTS.redis_url, show_default=True, help="Celery broker.")
-@click.option("--api-port", type=int, default=DEFAULTS.api_port, show_default=True, help="Airflow UI and REST API.")
-@click.option(
+@config_option("--database", DEFAULTS, help="Database to create and use.")
+@config_option("--redis", DEFAULTS, "redis_url", help="Celery broker.")
+@config_option("--api-port", DEFAULTS, type=int, help="Airflow UI and REST API.")
+@config_option(
     "--torchserve-port",
+    DEFAULTS,
     type=int,
-    default=DEFAULTS.torchserve_port,
-    show_default=True,
     help="TorchServe inference; management, metrics and gRPC take the next four ports.",
 )
-@click.option(
-    "--log-port",
-    type=int,
-    default=DEFAULTS.log_port,
-    show_default=True,
-    help="First log-server port (scheduler, triggerer, then each worker).",
-)
-@click.option(
+@config_option("--log-port", DEFAULTS, type=int, help="First log-server port (scheduler, triggerer, then each worker).")
+@folder_option(
     "--gamedata",
     "datasource_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Game text for the pipeline's default source [env: DATASOURCE_DIR; default: sample_data].",
+    "Game text for the pipeline's default source [env: DATASOURCE_DIR; default: sample_data].",
+    exists=True,
 )
 @home_option
 def up(

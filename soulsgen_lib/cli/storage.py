@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
-from soulsgen_lib.cli.common import load_settings, setting_option
+from soulsgen_lib.cli.common import folder_option, load_settings, setting_option
 from soulsgen_lib.folders import CorpusFolder, ModelFolder
 from soulsgen_lib.storage import KINDS, open_settings_store
 
@@ -41,12 +41,11 @@ def upload(local_path: Path, kind: str, version: str, bucket: str | None) -> Non
 @click.command()
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--version", "version", default="latest", show_default=True, help="Version name, or latest.")
-@click.option(
+@folder_option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    "Folder to write into: new, empty or an earlier download of KIND (other files in it are kept).",
     required=True,
-    help="Folder to write into: new, empty or an earlier download of KIND (other files in it are kept).",
 )
 @setting_option("bucket", "--bucket", help=BUCKET_HELP)
 def download(kind: str, version: str, out_dir: Path, bucket: str | None) -> None:

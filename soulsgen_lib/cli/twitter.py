@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from soulsgen_lib import __version__
-from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup, load_settings, setting_option
-from soulsgen_lib.cli.posting import env_file_option, save_or_show
-from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE
+from soulsgen_lib.cli.common import CONTEXT_SETTINGS, LazyGroup, config_option, load_settings, setting_option
+from soulsgen_lib.cli.posting import check_one_source, env_file_option, open_source, save_or_show, sentence_options
+from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE, RetryPolicy
 
 COMMANDS_BY_SECTION: dict[str, dict[str, str]] = {
     "Account commands": {
@@ -39,6 +39,17 @@ def main() -> None:
 
 api_base_url_option = setting_option(
     "twitter_api_base_url", "--api-base-url", metavar="URL", help="X API base URL (a proxy or test server)."
+)
+
+
+_RETRY = RetryPolicy()  # the library's defaults, shown by --help
+
+
+daily_budget_option = setting_option(
+    "post_daily_budget", "--daily-budget", type=int, help="Posts allowed per rolling 24 hours."
+)
+monthly_budget_option = setting_option(
+    "post_monthly_budget", "--monthly-budget", type=int, help="Posts allowed per calendar month."
 )
 
 
@@ -98,45 +109,24 @@ Exit status:
   2  usage error
   {BUDGET_SPENT_EXIT_CODE}  the daily or monthly budget is spent; nothing was sent"""
 )
-@click.option("--text", help="Post this text.")
-@setting_option("torchserve_endpoint", "--endpoint", metavar="URL", help="Ask this TorchServe for a sentence.")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Generate the sentence with this local model folder.",
-)
-@click.option("--dry-run", is_flag=True, help="Do every check but send nothing and record nothing.")
-@click.option(
-    "--max-asks",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Generated sentences to try when one fails the checks.",
-)
-@click.option(
+@sentence_options
+@config_option(
     "--max-wait",
+    _RETRY,
+    "rate_limit_max_wait_s",
     type=click.FloatRange(min=0),
-    default=900.0,
-    show_default=True,
     help="Seconds a rate limit may be waited out; a later reset gives up.",
 )
-@click.option(
-    "--attempts",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Tries on X server or network errors.",
-)
-@click.option(
+@config_option("--attempts", _RETRY, type=click.IntRange(min=1), help="Tries on X server or network errors.")
+@config_option(
     "--retry-delay",
+    _RETRY,
+    "backoff_s",
     type=click.FloatRange(min=0),
-    default=2.0,
-    show_default=True,
     help="First backoff delay in seconds; doubles each retry, with jitter.",
 )
-@setting_option("post_daily_budget", "--daily-budget", type=int, help="Posts allowed per rolling 24 hours.")
-@setting_option("post_monthly_budget", "--monthly-budget", type=int, help="Posts allowed per calendar month.")
+@daily_budget_option
+@monthly_budget_option
 @api_base_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def post(
@@ -145,9 +135,9 @@ def post(
     model_dir: Path | None,
     dry_run: bool,
     max_asks: int,
-    max_wait: float,
+    rate_limit_max_wait_s: float,
     attempts: int,
-    retry_delay: float,
+    backoff_s: float,
     post_daily_budget: int | None,
     post_monthly_budget: int | None,
     twitter_api_base_url: str | None,
@@ -165,33 +155,22 @@ def post(
     from soulsgen_lib.posting.budget import Budget, budget_status
     from soulsgen_lib.posting.history import on_network, open_history
     from soulsgen_lib.posting.post import ensure_budget, post_next
-    from soulsgen_lib.posting.sentence_sources import endpoint_source, model_source, text_source
-    from soulsgen_lib.posting.target import PreviewTarget, RetryPolicy
+    from soulsgen_lib.posting.target import PreviewTarget
     from soulsgen_lib.posting.x import XTarget
 
-    sources = (("--text", text), ("--endpoint", torchserve_endpoint), ("--model", model_dir))
-    chosen = [name for name, value in sources if value is not None]
-    if len(chosen) > 1:
-        raise click.UsageError(f"give one sentence source, not {' and '.join(chosen)}")
     settings = load_settings(
         torchserve_endpoint=torchserve_endpoint,
         post_daily_budget=post_daily_budget,
         post_monthly_budget=post_monthly_budget,
         twitter_api_base_url=twitter_api_base_url,
     )
-    if not chosen and not settings.torchserve_endpoint:
-        raise click.UsageError("give --text, --endpoint or --model (or set TORCHSERVE_ENDPOINT)")
-    retry = RetryPolicy(attempts=attempts, backoff_s=retry_delay, rate_limit_max_wait_s=max_wait)
+    check_one_source(text, torchserve_endpoint, model_dir, settings)
+    retry = RetryPolicy(attempts=attempts, backoff_s=backoff_s, rate_limit_max_wait_s=rate_limit_max_wait_s)
     target = PreviewTarget("x") if dry_run else XTarget.from_settings(settings, retry)
     history = open_history(settings)
     budget = Budget.from_settings(settings, "x")
     ensure_budget(on_network(history.records(), "x"), budget)  # before loading a model or calling TorchServe
-    if text is not None:
-        source, max_asks = text_source(text), 1
-    elif model_dir is not None:
-        source = model_source(model_dir)
-    else:
-        source = endpoint_source(settings.torchserve_endpoint, settings.torchserve_token)
+    source, max_asks = open_source(text, model_dir, settings, max_asks)
     record = post_next(source, target, history, budget, max_asks=max_asks, dry_run=dry_run)
     status = budget_status(on_network(history.records(), "x"), budget)
     if as_json:
@@ -208,8 +187,8 @@ def post(
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Records to show, newest last."
 )
-@setting_option("post_daily_budget", "--daily-budget", type=int, help="Posts allowed per rolling 24 hours.")
-@setting_option("post_monthly_budget", "--monthly-budget", type=int, help="Posts allowed per calendar month.")
+@daily_budget_option
+@monthly_budget_option
 def history(limit: int, post_daily_budget: int | None, post_monthly_budget: int | None) -> None:
     """List the latest X posting attempts and what is left of the budget."""
     from soulsgen_lib.cli.posting import show_history

@@ -8,6 +8,7 @@ objects build for themselves always talks to Google's.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from soulsgen_lib.cloud.gce import CloudError
@@ -16,24 +17,61 @@ OPERATION_TIMEOUT_S = 600
 _POLL_S = 2.0
 
 
-class _Compute:
-    """The instance and zone-operation clients of one project and zone."""
+class ZoneCompute:
+    """The instances of one project and zone: create and delete them, waiting for each operation to finish."""
 
-    def __init__(self, project: str, zone: str, credentials: Any, endpoint: str) -> None:
+    def __init__(self, project: str, zone: str, credentials: Any = None, endpoint: str = "") -> None:
+        self.project, self.zone = project, zone
+        self.credentials, self.endpoint = credentials, endpoint
+
+    def create_instance(self, body: dict, timeout: float = OPERATION_TIMEOUT_S) -> None:
+        """Insert the instance `body` (as `gce.instance_body` renders it) and wait until Compute Engine created it."""
         from google.cloud import compute_v1
 
-        options = {"api_endpoint": endpoint} if endpoint else None
-        self.project, self.zone = project, zone
-        self.instances = compute_v1.InstancesClient(credentials=credentials, client_options=options)
-        self.operations = compute_v1.ZoneOperationsClient(credentials=credentials, client_options=options)
+        self._operate(
+            "creating",
+            body.get("name", "?"),
+            timeout,
+            lambda instances: instances.insert(
+                project=self.project, zone=self.zone, instance_resource=compute_v1.Instance(body)
+            ),
+        )
 
-    def wait(self, operation_name: str, timeout: float) -> None:
+    def delete_instance(self, name: str, timeout: float = OPERATION_TIMEOUT_S) -> bool:
+        """Delete the instance `name` and wait for it to go; False when there was none (never created, already gone)."""
+        return self._operate(
+            "deleting",
+            name,
+            timeout,
+            lambda instances: instances.delete(project=self.project, zone=self.zone, instance=name),
+            missing_ok=True,
+        )
+
+    def _operate(
+        self, doing: str, name: str, timeout: float, start: Callable[[Any], Any], missing_ok: bool = False
+    ) -> bool:
+        """Start an operation on the instances client and wait for it; any failure is one CloudError naming the VM."""
+        from google.api_core.exceptions import GoogleAPIError, NotFound
+        from google.cloud import compute_v1
+
+        options = {"api_endpoint": self.endpoint} if self.endpoint else None
+        try:
+            instances = compute_v1.InstancesClient(credentials=self.credentials, client_options=options)
+            operations = compute_v1.ZoneOperationsClient(credentials=self.credentials, client_options=options)
+            self._wait(operations, start(instances).name, timeout)
+        except (GoogleAPIError, CloudError, OSError) as error:  # OSError: unreachable API, timeout
+            if missing_ok and isinstance(error, NotFound):
+                return False
+            raise CloudError(f"{doing} VM {name} in {self.project}/{self.zone} failed: {_one_line(error)}") from error
+        return True
+
+    def _wait(self, operations: Any, operation_name: str, timeout: float) -> None:
         """Poll the zone operation until it is done; CloudError with its own message when it failed."""
         from google.cloud import compute_v1
 
         deadline = time.monotonic() + timeout
         while True:
-            operation = self.operations.get(project=self.project, zone=self.zone, operation=operation_name)
+            operation = operations.get(project=self.project, zone=self.zone, operation=operation_name)
             if operation.status == compute_v1.Operation.Status.DONE:
                 break
             if time.monotonic() > deadline:
@@ -42,49 +80,6 @@ class _Compute:
         if operation.error and operation.error.errors:
             messages = "; ".join(f"{error.code}: {error.message}" for error in operation.error.errors)
             raise CloudError(f"operation {operation_name} failed: {messages}")
-
-
-def create_instance(
-    project: str,
-    zone: str,
-    body: dict,
-    credentials: Any = None,
-    endpoint: str = "",
-    timeout: float = OPERATION_TIMEOUT_S,
-) -> None:
-    """Insert the instance `body` (as `gce.instance_body` renders it) and wait until Compute Engine created it."""
-    from google.api_core.exceptions import GoogleAPIError
-    from google.cloud import compute_v1
-
-    name = body.get("name", "?")
-    try:
-        compute = _Compute(project, zone, credentials, endpoint)
-        operation = compute.instances.insert(project=project, zone=zone, instance_resource=compute_v1.Instance(body))
-        compute.wait(operation.name, timeout)
-    except (GoogleAPIError, CloudError, OSError) as error:  # OSError: unreachable API, timeout
-        raise CloudError(f"creating VM {name} in {project}/{zone} failed: {_one_line(error)}") from error
-
-
-def delete_instance(
-    project: str,
-    zone: str,
-    name: str,
-    credentials: Any = None,
-    endpoint: str = "",
-    timeout: float = OPERATION_TIMEOUT_S,
-) -> bool:
-    """Delete the instance `name` and wait for it to go; False when there was none (never created, already gone)."""
-    from google.api_core.exceptions import GoogleAPIError, NotFound
-
-    try:
-        compute = _Compute(project, zone, credentials, endpoint)
-        operation = compute.instances.delete(project=project, zone=zone, instance=name)
-        compute.wait(operation.name, timeout)
-    except NotFound:
-        return False
-    except (GoogleAPIError, CloudError, OSError) as error:  # OSError: unreachable API, timeout
-        raise CloudError(f"deleting VM {name} in {project}/{zone} failed: {_one_line(error)}") from error
-    return True
 
 
 def _one_line(error: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from soulsgen_lib.errors import SoulsgenError
 
@@ -12,6 +13,16 @@ DEFAULT_LANGUAGES = ("engus",)  # English: a build reads it, and files whose lan
 
 class GameTextError(SoulsgenError):
     """Game text that cannot be read: the message names the file (and line or offset) and what to do."""
+
+
+def check_file_size(path: Path, max_bytes: int) -> None:
+    """Raise GameTextError when the file is larger than `max_bytes` (OSError when it cannot be read)."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise GameTextError(
+            f"{path}: {size / 2**20:.0f} MiB is over the {max_bytes / 2**20:.0f} MiB limit "
+            "(raise --max-file-mib if the file is genuine)"
+        )
 
 
 @dataclass

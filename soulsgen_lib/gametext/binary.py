@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from soulsgen_lib.gametext import FmgTable, GameTextError
+from soulsgen_lib.gametext import FmgTable, GameTextError, check_file_size
 from soulsgen_lib.gametext.binder import is_binder, read_binder
 from soulsgen_lib.gametext.catalog import binder_table_name
 from soulsgen_lib.gametext.dcx import is_dcx, read_dcx
@@ -32,12 +32,7 @@ def read_binary_tables(path: Path, wanted: Callable[[str], bool], max_bytes: int
     is newer, so its entries replace the older copy's, entry by entry.
     """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise GameTextError(
-                f"{path}: {size / 2**20:.0f} MiB is over the {max_bytes / 2**20:.0f} MiB limit "
-                "(raise --max-file-mib if the file is genuine)"
-            )
+        check_file_size(path, max_bytes)
         data = unpack(path.read_bytes(), str(path), max_bytes)
     except OSError as error:
         raise GameTextError(f"{path}: cannot read: {error.strerror or error}") from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from soulsgen_lib.gametext import MAX_FILE_BYTES, FmgTable, GameTextError
+from soulsgen_lib.gametext import MAX_FILE_BYTES, FmgTable, GameTextError, check_file_size
 
 NULL_TEXT = "%null%"
 _READ_TAGS = ("text", "version", "bigendian", "filename")
@@ -44,12 +44,7 @@ def read_fmg_xml(path: Path, max_bytes: int = MAX_FILE_BYTES) -> FmgTable:
     """
     table = FmgTable(name=table_name_of(path), entries=[], source=str(path))
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise GameTextError(
-                f"{path}: {size / 2**20:.0f} MiB is over the {max_bytes / 2**20:.0f} MiB limit "
-                "(raise --max-file-mib if the file is genuine)"
-            )
+        check_file_size(path, max_bytes)
         elements = etree.iterparse(str(path), tag=_READ_TAGS, resolve_entities=False, no_network=True, huge_tree=True)
         for _, element in elements:
             tag = element.tag

@@ -22,13 +22,13 @@ from soulsgen_lib.posting.redact import keep_secret
 from soulsgen_lib.posting.target import (
     Card,
     CredentialsRejected,
+    NetworkTarget,
     OutcomeUnknown,
     PostingError,
     Retrier,
     RetryPolicy,
     TargetUnavailable,
 )
-from soulsgen_lib.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,12 @@ BLUESKY_PDS_URL = "https://bsky.social"
 _SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
 
 
-class BlueskyTarget:
+class BlueskyTarget(NetworkTarget):
     """Posts to one Bluesky account (app.bsky.feed.post records, `langs: ["en"]`)."""
 
     name = "bluesky"
+    label = "Bluesky"
+    settings_fields = ("bluesky_handle", "bluesky_app_password", "bluesky_pds_url", "bluesky_session_file")
 
     def __init__(
         self,
@@ -52,14 +54,11 @@ class BlueskyTarget:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        missing = [
-            env for env, value in (("BLUESKY_HANDLE", handle), ("BLUESKY_APP_PASSWORD", app_password)) if not value
-        ]
-        if missing:
-            raise CredentialsRejected(
-                f"Bluesky credentials missing: set {', '.join(missing)} (an app password from Settings > "
-                "Privacy and security > App passwords; `soulsgen post auth bluesky` checks and saves them)"
-            )
+        self.require(
+            {"BLUESKY_HANDLE": handle, "BLUESKY_APP_PASSWORD": app_password},
+            "an app password from Settings > Privacy and security > App passwords; "
+            "`soulsgen post auth bluesky` checks and saves them",
+        )
         import httpx
         from atproto import Client
         from atproto_client.request import Request
@@ -67,27 +66,14 @@ class BlueskyTarget:
         keep_secret(app_password)
         self.handle = handle.removeprefix("@")
         self.pds_url = (pds_url or BLUESKY_PDS_URL).rstrip("/")
+        super().__init__(retry, sleep, rng)
         self.session_file = session_file
-        self.retry = retry or RetryPolicy()
         self._app_password = app_password
-        self._sleep = sleep
-        self._rng = rng or random.Random()
         timeout = httpx.Timeout(self.retry.read_timeout_s, connect=self.retry.connect_timeout_s)
         self._client = Client(self.pds_url, request=Request(timeout=timeout))
         self._client.on_session_change(self._save_session)
         self._did: str | None = None  # the account's DID and handle, known once a session is in place
         self._account_handle = ""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> BlueskyTarget:
-        """A target from BLUESKY_* settings, saving its session under SOULSGEN_HOME/private/."""
-        return cls(
-            settings.bluesky_handle,
-            settings.bluesky_app_password.get_secret_value(),
-            settings.bluesky_pds_url,
-            settings.bluesky_session_file,
-            retry,
-        )
 
     def __repr__(self) -> str:
         return f"BlueskyTarget(handle={self.handle!r}, pds_url={self.pds_url!r})"
@@ -135,7 +121,7 @@ class BlueskyTarget:
         """Send with a session, retries and one fresh login; translate SDK errors into PostingError subclasses."""
         from atproto_client import exceptions
 
-        retrier = Retrier("Bluesky", self.retry, self._sleep, self._rng)
+        retrier = self.retrier()
         relogged = False
         while True:
             self._ensure_session()
@@ -171,7 +157,7 @@ class BlueskyTarget:
                 "BLUESKY_APP_PASSWORD (an app password, not the account password) and BLUESKY_PDS_URL"
             )
         if isinstance(error, exceptions.RateLimitExceededError):
-            return Retrier("Bluesky", self.retry, self._sleep, self._rng).rate_limited(what, error.reset_at)
+            return self.retrier().rate_limited(what, error.reset_at)
         if isinstance(error, exceptions.BadRequestError) or (status is not None and status < 500 and status != 409):
             return PostingError(f"Bluesky refused {what} ({status} {detail})")
         never_sent = response is None and isinstance(error.__cause__, httpx.ConnectError)

@@ -18,6 +18,7 @@ from soulsgen_lib.posting.redact import keep_secret
 from soulsgen_lib.posting.target import (
     Card,
     CredentialsRejected,
+    NetworkTarget,
     OutcomeUnknown,
     PostingError,
     Retrier,
@@ -25,7 +26,6 @@ from soulsgen_lib.posting.target import (
     TargetUnavailable,
     request_was_sent,
 )
-from soulsgen_lib.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,12 @@ SCOPES = ("write:statuses", "write:media", "write:accounts", "read:accounts")
 _ASSUMED_VERSION = "4.0.0"
 
 
-class MastodonTarget:
+class MastodonTarget(NetworkTarget):
     """Posts to one Mastodon account with an access token (visibility `unlisted` by default)."""
 
     name = "mastodon"
+    label = "Mastodon"
+    settings_fields = ("mastodon_api_base_url", "mastodon_access_token", "mastodon_visibility")
 
     def __init__(
         self,
@@ -49,23 +51,18 @@ class MastodonTarget:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        settings = (("MASTODON_API_BASE_URL", api_base_url), ("MASTODON_ACCESS_TOKEN", access_token))
-        missing = [env for env, value in settings if not value]
-        if missing:
-            raise CredentialsRejected(
-                f"Mastodon credentials missing: set {', '.join(missing)} (`soulsgen post auth mastodon` walks "
-                "through making the token)"
-            )
+        self.require(
+            {"MASTODON_API_BASE_URL": api_base_url, "MASTODON_ACCESS_TOKEN": access_token},
+            "`soulsgen post auth mastodon` walks through making the token",
+        )
         if visibility not in VISIBILITIES:
             raise PostingError(f"MASTODON_VISIBILITY must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
         from mastodon import Mastodon
 
         keep_secret(access_token)
         self.api_base_url = api_base_url.rstrip("/")
+        super().__init__(retry, sleep, rng)
         self.visibility = visibility
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._rng = rng or random.Random()
         self._api = Mastodon(
             access_token=access_token,
             api_base_url=self.api_base_url,
@@ -74,16 +71,6 @@ class MastodonTarget:
             mastodon_version=_ASSUMED_VERSION,
             version_check_mode="created",
             user_agent="soulsgen",
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> MastodonTarget:
-        """A target from MASTODON_* settings."""
-        return cls(
-            settings.mastodon_api_base_url,
-            settings.mastodon_access_token.get_secret_value(),
-            settings.mastodon_visibility,
-            retry,
         )
 
     def __repr__(self) -> str:
@@ -126,7 +113,7 @@ class MastodonTarget:
         """Send with retries; translate Mastodon.py errors into PostingError subclasses."""
         from mastodon import errors
 
-        retrier = Retrier("Mastodon", self.retry, self._sleep, self._rng)
+        retrier = self.retrier()
         maybe_sent = False
         while True:
             try:

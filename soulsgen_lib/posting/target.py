@@ -11,9 +11,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from soulsgen_lib.errors import SoulsgenError
+from soulsgen_lib.settings import Secret, Settings
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,36 @@ class Retrier:
             f"{self.retry.rate_limit_max_wait_s:.0f} s we may wait; nothing was posted, try again later",
             reset_at,
         )
+
+
+class NetworkTarget:
+    """What the network targets share: the retry policy, the clock and dice of its backoff, the credential check."""
+
+    name = ""
+    label = ""  # the network's name in messages
+    settings_fields: tuple[str, ...] = ()  # the Settings fields the constructor takes first, in its order
+
+    def __init__(self, retry: RetryPolicy | None, sleep: Callable[[float], None], rng: random.Random | None) -> None:
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> Self:
+        """A target from the network's settings (secrets unwrapped)."""
+        values = [getattr(settings, field) for field in cls.settings_fields]
+        return cls(*[value.get_secret_value() if isinstance(value, Secret) else value for value in values], retry)
+
+    @classmethod
+    def require(cls, credentials: dict[str, str], hint: str) -> None:
+        """Raise CredentialsRejected naming every empty setting of `credentials` (setting name: value) and `hint`."""
+        missing = [setting for setting, value in credentials.items() if not value]
+        if missing:
+            raise CredentialsRejected(f"{cls.label} credentials missing: set {', '.join(missing)} ({hint})")
+
+    def retrier(self) -> Retrier:
+        """Counts the tries of one request."""
+        return Retrier(self.label, self.retry, self._sleep, self._rng)
 
 
 def request_was_sent(error: BaseException) -> bool:

@@ -21,13 +21,12 @@ from soulsgen_lib.posting.target import (
     Card,
     CredentialsRejected,
     DuplicateContent,
+    NetworkTarget,
     OutcomeUnknown,
     PostingError,
-    Retrier,
     RetryPolicy,
     request_was_sent,
 )
-from soulsgen_lib.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,18 @@ def _api_detail(error: Exception) -> str:
     return "; ".join(str(message) for message in messages)
 
 
-class XTarget:
+class XTarget(NetworkTarget):
     """Posts to one X account with OAuth 1.0a user credentials."""
 
     name = "x"
+    label = "X"
+    settings_fields = (
+        "twitter_consumer_key",
+        "twitter_consumer_secret",
+        "twitter_access_token",
+        "twitter_token_secret",
+        "twitter_api_base_url",
+    )
 
     def __init__(
         self,
@@ -78,18 +85,14 @@ class XTarget:
         rng: random.Random | None = None,
     ) -> None:
         credentials = (consumer_key, consumer_secret, access_token, token_secret)
-        missing = [env for env, value in zip(CREDENTIAL_SETTINGS, credentials, strict=True) if not value]
-        if missing:
-            raise CredentialsRejected(
-                f"X credentials missing: set {', '.join(missing)} (run `twitter auth` for the access token pair)"
-            )
+        self.require(
+            dict(zip(CREDENTIAL_SETTINGS, credentials, strict=True)), "run `twitter auth` for the access token pair"
+        )
         import tweepy
 
-        keep_secret(consumer_key, consumer_secret, access_token, token_secret)
+        super().__init__(retry, sleep, rng)
+        keep_secret(*credentials)
         self.base_url = (base_url or X_API_BASE_URL).rstrip("/")  # "" (an unset field) means the real API
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._rng = rng or random.Random()
         self._client = tweepy.Client(
             consumer_key=consumer_key,
             consumer_secret=consumer_secret,
@@ -97,18 +100,6 @@ class XTarget:
             access_token_secret=token_secret,
         )
         self._client.session = BaseUrlSession(self.base_url, (self.retry.connect_timeout_s, self.retry.read_timeout_s))
-
-    @classmethod
-    def from_settings(cls, settings: Settings, retry: RetryPolicy | None = None) -> XTarget:
-        """A target from TWITTER_* settings."""
-        return cls(
-            settings.twitter_consumer_key.get_secret_value(),
-            settings.twitter_consumer_secret.get_secret_value(),
-            settings.twitter_access_token.get_secret_value(),
-            settings.twitter_token_secret.get_secret_value(),
-            settings.twitter_api_base_url,
-            retry,
-        )
 
     def __repr__(self) -> str:
         return f"XTarget(base_url={self.base_url!r})"
@@ -129,7 +120,7 @@ class XTarget:
         """Send with retries; translate tweepy and network errors into PostingError subclasses."""
         import tweepy
 
-        retrier = Retrier("X", self.retry, self._sleep, self._rng)
+        retrier = self.retrier()
         while True:
             try:
                 return send()

@@ -1,6 +1,6 @@
 import pytest
 
-from soulsgen_lib.gametext import catalog, clean
+from soulsgen_lib.gametext import clean
 
 
 @pytest.mark.parametrize("text", [None, "%null%", "no_text", "No Text", "none text", "(dummyText)", "", "  \r\n\t "])
@@ -99,33 +99,3 @@ def test_dialogue_fragments_are_joined_with_the_next_entry():
 def test_ellipsis_followed_by_lowercase_continues_the_line():
     joined = clean.join_dialogue([([1], "I wonder..."), ([2], "where they went.")], clean.RuleCounts())
     assert joined == [([1, 2], "I wonder... where they went.")]
-
-
-@pytest.mark.parametrize(
-    ("name", "kind", "category"),
-    [
-        ("Weapon_long_desc_", catalog.LORE, "weapon"),
-        ("Weapon_name_dlc1", catalog.NAME, "weapon"),
-        ("Armor_description_", catalog.DESCRIPTION, "armor"),
-        ("Conversation_", catalog.DIALOGUE, ""),
-        ("Event_text_", catalog.EVENT, ""),
-        ("Blood_writing_", catalog.PLAYER_MESSAGE, ""),
-        ("Menu_text_", catalog.MENU, ""),
-        ("Dialogue_", catalog.MENU, ""),
-        ("武器うんちく", catalog.LORE, "weapon"),
-        ("防具説明_dlc2", catalog.DESCRIPTION, "armor"),
-        ("アイテム名", catalog.NAME, "item"),
-        ("会話", catalog.DIALOGUE, ""),
-        ("血文字", catalog.PLAYER_MESSAGE, ""),
-        ("FDP_メニューテキスト", catalog.MENU, ""),
-        ("WeaponCaption", catalog.LORE, "weapon"),
-        ("GoodsInfo", catalog.DESCRIPTION, "item"),
-        ("ProtectorName", catalog.NAME, "armor"),
-        ("TalkMsg", catalog.DIALOGUE, ""),
-        ("BloodMsg", catalog.PLAYER_MESSAGE, ""),
-        ("GR_MenuText", catalog.MENU, ""),
-        ("Chronicle_", catalog.UNKNOWN, ""),
-    ],
-)
-def test_catalog(name, kind, category):
-    assert catalog.classify(name) == catalog.TableKind(kind, category)

@@ -2,6 +2,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,23 @@ def folder_snapshot(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
 
 
+@contextmanager
+def killed_at_checkpoint(step: int | None = None) -> Iterator[None]:
+    """Within: training dies (KeyboardInterrupt) right after it writes the checkpoint of `step` (None: its first)."""
+    original = training._TrainingRun._write_checkpoint
+
+    def killed(run):
+        original(run)
+        if step is None or run.step == step:
+            raise KeyboardInterrupt
+
+    training._TrainingRun._write_checkpoint = killed
+    try:
+        yield
+    finally:
+        training._TrainingRun._write_checkpoint = original
+
+
 def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_dir):
     for name in (*MODEL_FILES, "metrics.jsonl", "loss_curve.png"):
         assert (tiny_model_dir / name).is_file(), name
@@ -46,26 +65,17 @@ def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_di
     assert (tiny_model_dir / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, model_corpus_dir, monkeypatch):
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, model_corpus_dir):
     steps = 30
     train_model(
         model_corpus_dir, tmp_path / "whole", preset="tiny", steps=steps, seed=3, overrides=FAST, progress=False
     )
 
-    original = training._TrainingRun._write_checkpoint
-
-    def killed_after_step_20(run):
-        original(run)
-        if run.step == 20:
-            raise KeyboardInterrupt  # the process dies right after its step-20 checkpoint
-
-    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", killed_after_step_20)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_at_checkpoint(20), pytest.raises(KeyboardInterrupt):
         train_model(
             model_corpus_dir, tmp_path / "killed", preset="tiny", steps=steps, seed=3, overrides=FAST, progress=False
         )
     assert torch.load(tmp_path / "killed" / CHECKPOINT_FILE, weights_only=False)["step"] == 20
-    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", original)
 
     card = train_model(
         model_corpus_dir,
@@ -121,15 +131,8 @@ def test_bad_inputs_fail_clearly_and_leave_the_earlier_model_intact(tmp_path, ti
     assert folder_snapshot(model_dir) == before
 
 
-def test_resume_refuses_another_config_or_a_missing_tokenizer(tmp_path, model_corpus_dir, monkeypatch):
-    original = training._TrainingRun._write_checkpoint
-
-    def killed(run):
-        original(run)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", killed)
-    with pytest.raises(KeyboardInterrupt):
+def test_resume_refuses_another_config_or_a_missing_tokenizer(tmp_path, model_corpus_dir):
+    with killed_at_checkpoint(), pytest.raises(KeyboardInterrupt):
         train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=20, overrides=FAST, progress=False)
     before = folder_snapshot(tmp_path / "m")
     with pytest.raises(ModelError, match=r"another model config \(n_embd: checkpoint 64 vs requested 32\)"):
@@ -245,17 +248,9 @@ def test_max_vocab_trains_a_new_tokenizer_even_where_one_exists(tmp_path, model_
     assert card["tokenizer"]["vocab_size"] == 40
 
 
-def test_resume_on_another_corpus_is_refused(tmp_path, model_corpus_dir, monkeypatch):
-    original = training._TrainingRun._write_checkpoint
-
-    def killed(run):
-        original(run)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", killed)
-    with pytest.raises(KeyboardInterrupt):
+def test_resume_on_another_corpus_is_refused(tmp_path, model_corpus_dir):
+    with killed_at_checkpoint(), pytest.raises(KeyboardInterrupt):
         train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=20, overrides=FAST, progress=False)
-    monkeypatch.setattr(training._TrainingRun, "_write_checkpoint", original)
     other = corpus_with_new_words(tmp_path / "other", model_corpus_dir)
     before = folder_snapshot(tmp_path / "m")
 

@@ -158,13 +158,17 @@ def test_instance_names_are_valid_and_distinct():
     assert instance_name("v1.0") == instance_name("v1.0")
 
 
-def test_publish_stores_everything_then_moves_the_pointers(plan, layout, tmp_path):
+def ready_to_publish(layout, tmp_path: Path):
+    """A trained model and its MAR in the run's folders; the settings and the (empty) store to publish to."""
     layout.model_dir.mkdir()
     (layout.model_dir / "model.pt").write_bytes(b"weights")
     layout.model_store.mkdir()
     (layout.model_store / "soulsgen-20261128T060000Z.mar").write_bytes(b"archive")
-    settings = Settings.load(env_file=None, environ={}, home=str(tmp_path / "store"))
-    store = open_store(tmp_path / "store")
+    return Settings.load(env_file=None, environ={}, home=str(tmp_path / "store")), open_store(tmp_path / "store")
+
+
+def test_publish_stores_everything_then_moves_the_pointers(plan, layout, tmp_path):
+    settings, store = ready_to_publish(layout, tmp_path)
     store.write_bytes("model-store", b"a file where the MAR folder should be")
 
     with pytest.raises(StorageError):
@@ -178,12 +182,7 @@ def test_publish_stores_everything_then_moves_the_pointers(plan, layout, tmp_pat
 
 
 def test_a_model_that_failed_the_gate_is_stored_but_latest_stays(plan, layout, tmp_path):
-    layout.model_dir.mkdir()
-    (layout.model_dir / "model.pt").write_bytes(b"weights")
-    layout.model_store.mkdir()
-    (layout.model_store / "soulsgen-20261128T060000Z.mar").write_bytes(b"archive")
-    settings = Settings.load(env_file=None, environ={}, home=str(tmp_path / "store"))
-    store = open_store(tmp_path / "store")
+    settings, store = ready_to_publish(layout, tmp_path)
     store.point_latest("model", "older")
 
     with pytest.raises(QualityGateFailed, match=r"pass rate 0.0 < 0.1.*latest stays older.*force=true"):

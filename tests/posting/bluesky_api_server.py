@@ -14,27 +14,14 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import jwt
+from posting.loopback_api_server import ApiHandler, LoopbackApiServer
 
 ACCESS_SCOPE = "com.atproto.access"
 REFRESH_SCOPE = "com.atproto.refresh"
 MAX_GRAPHEMES = 300  # app.bsky.feed.post text limit (characters stand in for graphemes here)
-
-
-@dataclass
-class Planned:
-    """An answer the server gives to one future createRecord instead of (or after) the real one."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    also_create: bool = False  # write the record, then fail anyway
 
 
 def blob_cid(data: bytes) -> str:
@@ -43,122 +30,21 @@ def blob_cid(data: bytes) -> str:
     return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
 
 
-class BlueskyApiServer:
-    """One account (handle, app password, DID) on a loopback PDS."""
-
-    def __init__(self, handle: str, app_password: str, access_ttl_s: float = 7200, session_limit: int = 30) -> None:
-        self.handle = handle
-        self.app_password = app_password
-        self.did = "did:plc:" + secrets.token_hex(12)
-        self.access_ttl_s = access_ttl_s
-        self.session_limit = session_limit  # createSession calls allowed per 5 minutes
-        self.secret = secrets.token_bytes(32)
-        self.requests: list[tuple[str, str]] = []
-        self.session_times: list[float] = []
-        self.revoked: set[str] = set()
-        self.blobs: dict[str, dict] = {}
-        self.posts: list[dict] = []
-        self.planned: deque[Planned] = deque()
-        self.issued: list[str] = []  # every token handed out, for the no-secret-in-logs checks
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._httpd is not None, "start() the server first"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def count(self, nsid: str) -> int:
-        return sum(1 for _, path in self.requests if path == f"/xrpc/{nsid}")
-
-    def plan(self, *answers: Planned) -> None:
-        self.planned.extend(answers)
-
-    def tokens(self) -> dict:
-        """A fresh access/refresh pair for the account."""
-        now = int(time.time())
-        access = jwt.encode(
-            {"scope": ACCESS_SCOPE, "sub": self.did, "iat": now, "exp": now + int(self.access_ttl_s)},
-            self.secret,
-            algorithm="HS256",
-        )
-        refresh = jwt.encode(
-            {"scope": REFRESH_SCOPE, "sub": self.did, "iat": now, "exp": now + 90 * 86400, "jti": secrets.token_hex(8)},
-            self.secret,
-            algorithm="HS256",
-        )
-        self.issued += [access, refresh]
-        return {"accessJwt": access, "refreshJwt": refresh, "handle": self.handle, "did": self.did, "active": True}
-
-    def check_token(self, header: str, scope: str) -> tuple[int, dict] | None:
-        """None when the bearer token is valid for `scope`, else the XRPC error answer."""
-        if not header.startswith("Bearer "):
-            return 401, {"error": "AuthMissing", "message": "Authentication Required"}
-        token = header.removeprefix("Bearer ")
-        try:
-            claims = jwt.decode(token, self.secret, algorithms=["HS256"])
-        except jwt.ExpiredSignatureError:
-            return 400, {"error": "ExpiredToken", "message": "Token has expired"}
-        except jwt.InvalidTokenError:
-            return 400, {"error": "InvalidToken", "message": "Token could not be verified"}
-        if claims.get("scope") != scope or claims.get("sub") != self.did or token in self.revoked:
-            return 400, {"error": "InvalidToken", "message": "Bad token scope or revoked token"}
-        return None
-
-    def start(self) -> BlueskyApiServer:
-        server = self
-
-        class Handler(_Handler):
-            api = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ApiHandler):
     api: BlueskyApiServer
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: tests read `api.requests`."""
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def _dispatch(self, method: str) -> None:
-        path = urlsplit(self.path).path
-        self.api.requests.append((method, path))
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        auth = self.headers.get("Authorization", "")
+    def route(self, method: str, path: str, body: bytes) -> None:
         nsid = path.removeprefix("/xrpc/")
-        try:
-            handler = {
-                "com.atproto.server.createSession": self._create_session,
-                "com.atproto.server.refreshSession": self._refresh_session,
-                "com.atproto.repo.uploadBlob": self._upload_blob,
-                "com.atproto.repo.createRecord": self._create_record,
-            }.get(nsid)
-            if handler is None or method != "POST":
-                self._json(501, {"error": "MethodNotImplemented", "message": f"no method {nsid}"})
-            else:
-                handler(body, auth)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        handler = {
+            "com.atproto.server.createSession": self._create_session,
+            "com.atproto.server.refreshSession": self._refresh_session,
+            "com.atproto.repo.uploadBlob": self._upload_blob,
+            "com.atproto.repo.createRecord": self._create_record,
+        }.get(nsid)
+        if handler is None or method != "POST":
+            self._json(501, {"error": "MethodNotImplemented", "message": f"no method {nsid}"})
+        else:
+            handler(body, self.headers.get("Authorization", ""))
 
     def _create_session(self, body: bytes, auth: str) -> None:
         api = self.api
@@ -207,8 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             self._json(*problem)
             return
-        planned = api.planned.popleft() if api.planned else None
-        if planned is not None and planned.status == 429:
+        planned = api.next_planned(api.planned)
+        if planned.status == 429:
             self._json(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, planned.headers)
             return
         data = json.loads(body)
@@ -232,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         rkey = f"3k{len(api.posts):011d}"
         with api._lock:
             api.posts.append(record)
-        if planned is not None:
+        if planned.status is not None:
             if not planned.also_create:
                 api.posts.pop()
             self._json(planned.status, {"error": "InternalServerError", "message": "planned"}, planned.headers)
@@ -244,12 +130,57 @@ class _Handler(BaseHTTPRequestHandler):
         headers |= {"ratelimit-reset": str(reset), "ratelimit-policy": policy}
         self._json(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}, headers)
 
-    def _json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+
+class BlueskyApiServer(LoopbackApiServer):
+    """One account (handle, app password, DID) on a loopback PDS; `plan` answers createRecord calls."""
+
+    handler = _Handler
+
+    def __init__(self, handle: str, app_password: str, access_ttl_s: float = 7200, session_limit: int = 30) -> None:
+        super().__init__()
+        self.handle = handle
+        self.app_password = app_password
+        self.did = "did:plc:" + secrets.token_hex(12)
+        self.access_ttl_s = access_ttl_s
+        self.session_limit = session_limit  # createSession calls allowed per 5 minutes
+        self.secret = secrets.token_bytes(32)
+        self.session_times: list[float] = []
+        self.revoked: set[str] = set()
+        self.blobs: dict[str, dict] = {}
+        self.posts: list[dict] = []
+        self.issued: list[str] = []  # every token handed out, for the no-secret-in-logs checks
+
+    def calls(self, nsid: str) -> int:
+        """How many times the XRPC method `nsid` was called."""
+        return self.count("POST", f"/xrpc/{nsid}")
+
+    def tokens(self) -> dict:
+        """A fresh access/refresh pair for the account."""
+        now = int(time.time())
+        access = jwt.encode(
+            {"scope": ACCESS_SCOPE, "sub": self.did, "iat": now, "exp": now + int(self.access_ttl_s)},
+            self.secret,
+            algorithm="HS256",
+        )
+        refresh = jwt.encode(
+            {"scope": REFRESH_SCOPE, "sub": self.did, "iat": now, "exp": now + 90 * 86400, "jti": secrets.token_hex(8)},
+            self.secret,
+            algorithm="HS256",
+        )
+        self.issued += [access, refresh]
+        return {"accessJwt": access, "refreshJwt": refresh, "handle": self.handle, "did": self.did, "active": True}
+
+    def check_token(self, header: str, scope: str) -> tuple[int, dict] | None:
+        """None when the bearer token is valid for `scope`, else the XRPC error answer."""
+        if not header.startswith("Bearer "):
+            return 401, {"error": "AuthMissing", "message": "Authentication Required"}
+        token = header.removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"])
+        except jwt.ExpiredSignatureError:
+            return 400, {"error": "ExpiredToken", "message": "Token has expired"}
+        except jwt.InvalidTokenError:
+            return 400, {"error": "InvalidToken", "message": "Token could not be verified"}
+        if claims.get("scope") != scope or claims.get("sub") != self.did or token in self.revoked:
+            return 400, {"error": "InvalidToken", "message": "Bad token scope or revoked token"}
+        return None

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fixtures_posting import FAST_RETRY
-from posting.bluesky_api_server import Planned as BlueskyPlanned
-from posting.mastodon_api_server import Planned as MastodonPlanned
+from posting.loopback_api_server import Planned
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.posting.bluesky import BlueskyTarget
@@ -105,8 +104,8 @@ def test_bluesky_session_is_saved_privately_and_refreshed_once_not_relogged_each
     bluesky(bluesky_api, tmp_path).post(LINE, "a1")  # the next hour: a new process, the saved session
     bluesky(bluesky_api, tmp_path).post(OTHER, "a2")
 
-    assert bluesky_api.count("com.atproto.server.createSession") == 1
-    assert bluesky_api.count("com.atproto.server.refreshSession") == 1
+    assert bluesky_api.calls("com.atproto.server.createSession") == 1
+    assert bluesky_api.calls("com.atproto.server.refreshSession") == 1
     assert len(bluesky_api.posts) == 2
 
 
@@ -120,7 +119,7 @@ def test_bluesky_session_past_refreshing_logs_in_again_once(bluesky_api, tmp_pat
 
     bluesky(bluesky_api, tmp_path).post(LINE, "a1")
 
-    assert bluesky_api.count("com.atproto.server.createSession") == 2
+    assert bluesky_api.calls("com.atproto.server.createSession") == 2
     assert len(bluesky_api.posts) == 1
 
 
@@ -143,7 +142,7 @@ def test_bluesky_wrong_app_password_names_the_settings(bluesky_api, tmp_path):
 def test_bluesky_429_with_a_far_reset_holds_the_network_until_then(bluesky_api, tmp_path, history):
     reset = int(time.time()) + 3600
     headers = {"ratelimit-limit": "5000", "ratelimit-remaining": "0", "ratelimit-reset": str(reset)}
-    bluesky_api.plan(BlueskyPlanned(429, headers))
+    bluesky_api.plan(Planned(429, headers))
     target, budget = bluesky(bluesky_api, tmp_path), Budget(network="bluesky", daily=24)
 
     with pytest.raises(RateLimited, match="resets at"):
@@ -153,11 +152,11 @@ def test_bluesky_429_with_a_far_reset_holds_the_network_until_then(bluesky_api, 
     assert (record.outcome, record.retry_at) == (RATE_LIMITED, datetime.fromtimestamp(reset, UTC))
     with pytest.raises(BudgetSpent, match="rate limited by bluesky until"):
         post_sentence(LINE, target, history, budget)
-    assert bluesky_api.count("com.atproto.repo.createRecord") == 1
+    assert bluesky_api.calls("com.atproto.repo.createRecord") == 1
 
 
 def test_bluesky_500_after_the_record_was_written_is_unknown_and_not_resent(bluesky_api, tmp_path, history):
-    bluesky_api.plan(BlueskyPlanned(500, also_create=True))
+    bluesky_api.plan(Planned(500, also_create=True))
     sleep = RecordingSleep()
 
     with pytest.raises(OutcomeUnknown, match="may exist"):
@@ -169,7 +168,7 @@ def test_bluesky_500_after_the_record_was_written_is_unknown_and_not_resent(blue
 
 def test_mastodon_429_with_a_near_reset_is_waited_out(mastodon_api, history):
     reset = (datetime.now(UTC) + timedelta(seconds=5)).replace(microsecond=0).isoformat()
-    mastodon_api.plan(MastodonPlanned(429, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}))
+    mastodon_api.plan(Planned(429, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}))
     sleep = RecordingSleep()
 
     record = post_sentence(LINE, mastodon(mastodon_api, sleep), history, Budget(network="mastodon", daily=24))
@@ -180,7 +179,7 @@ def test_mastodon_429_with_a_near_reset_is_waited_out(mastodon_api, history):
 
 
 def test_mastodon_5xx_is_resent_under_the_same_idempotency_key_and_posts_once(mastodon_api, history):
-    mastodon_api.plan(MastodonPlanned(502, also_create=True))  # made the status, then the proxy failed
+    mastodon_api.plan(Planned(502, also_create=True))  # made the status, then the proxy failed
 
     record = post_sentence(LINE, mastodon(mastodon_api), history, Budget(network="mastodon", daily=24))
 
@@ -190,7 +189,7 @@ def test_mastodon_5xx_is_resent_under_the_same_idempotency_key_and_posts_once(ma
 
 
 def test_mastodon_5xx_on_every_try_is_unknown(mastodon_api, history):
-    mastodon_api.plan(*[MastodonPlanned(503) for _ in range(FAST_RETRY["attempts"])])
+    mastodon_api.plan(*[Planned(503) for _ in range(FAST_RETRY["attempts"])])
 
     with pytest.raises(OutcomeUnknown, match="may exist"):
         post_sentence(LINE, mastodon(mastodon_api), history, Budget(network="mastodon", daily=24))
@@ -304,7 +303,7 @@ def test_auth_bluesky_logs_in_once_and_saves_the_session(twitter_env, bluesky_ap
     assert result.exit_code == 0, result.output
     assert read_env_file(tmp_path / ".env")["BLUESKY_HANDLE"] == bluesky_api.handle
     assert (Path(twitter_env["SOULSGEN_HOME"]) / "private" / "bluesky-session").is_file()
-    assert bluesky_api.count("com.atproto.server.createSession") == 1
+    assert bluesky_api.calls("com.atproto.server.createSession") == 1
 
 
 def test_no_secret_reaches_any_log_or_output(networks_env, x_api, bluesky_api, mastodon_api, caplog):

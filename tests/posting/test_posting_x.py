@@ -11,35 +11,33 @@ from pathlib import Path
 
 import pytest
 from fixtures_posting import FAST_RETRY
-from posting.x_api_server import Planned
+from posting.loopback_api_server import Planned
 
-from soulsgen_lib.posting.budget import Budget, budget_status
-from soulsgen_lib.posting.history import (
-    DUPLICATE,
-    FAILED,
-    PENDING,
-    POSTED,
-    RATE_LIMITED,
-    UNKNOWN,
-    PostRecord,
-    StoreHistory,
-    open_history,
-    settled,
-)
-from soulsgen_lib.posting.post import Sentence, pick_sentence, post_next, post_sentence, sentence_problem
-from soulsgen_lib.posting.target import (
+from soulsgen_lib.posting import (
     BUDGET_SPENT_EXIT_CODE,
+    Budget,
     BudgetSpent,
     CredentialsRejected,
     DuplicateContent,
     OutcomeUnknown,
     PostingError,
     PostingTarget,
+    PostRecord,
     RateLimited,
+    RetryPolicy,
+    Sentence,
     SentenceRejected,
+    StoreHistory,
     TargetUnavailable,
+    budget_status,
+    open_history,
+    pick_sentence,
+    post_next,
+    post_sentence,
+    sentence_problem,
 )
-from soulsgen_lib.posting.x import PinFlow, RetryPolicy, XTarget
+from soulsgen_lib.posting.history import DUPLICATE, FAILED, PENDING, POSTED, RATE_LIMITED, UNKNOWN, settled
+from soulsgen_lib.posting.x import PinFlow, XTarget
 from soulsgen_lib.settings import Settings
 from soulsgen_lib.storage import open_store
 from soulsgen_lib.storage.layout import POSTING_LOCK_KEY, StorageError

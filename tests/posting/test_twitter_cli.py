@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from posting.x_api_server import Planned
+from posting.loopback_api_server import Planned
 
 from soulsgen_lib.cli.twitter import main as twitter
 from soulsgen_lib.posting.target import BUDGET_SPENT_EXIT_CODE

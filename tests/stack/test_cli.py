@@ -37,10 +37,15 @@ def test_usage_errors_exit_2_without_traceback(cli, args):
     assert "Traceback" not in result.output
 
 
+def run_config(folder: Path, monkeypatch, dotenv: str):
+    """`soulsgen config` run in `folder`, with `dotenv` as its .env file."""
+    monkeypatch.chdir(folder)
+    (folder / ".env").write_text(dotenv)
+    return CliRunner().invoke(soulsgen, ["config"])
+
+
 def test_config_shows_env_names_and_hides_secrets(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("TWITTER_TOKEN_SECRET=do-not-print-me\nBUCKET=gs://demo\n")
-    result = CliRunner().invoke(soulsgen, ["config"])
+    result = run_config(tmp_path, monkeypatch, "TWITTER_TOKEN_SECRET=do-not-print-me\nBUCKET=gs://demo\n")
     assert result.exit_code == 0, result.output
     assert "gs://demo" in result.output
     assert "TWITTER_TOKEN_SECRET" in result.output
@@ -48,9 +53,7 @@ def test_config_shows_env_names_and_hides_secrets(tmp_path, monkeypatch):
 
 
 def test_library_error_is_one_line_and_exit_1(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("POST_DAILY_BUDGET=many\n")
-    result = CliRunner().invoke(soulsgen, ["config"])
+    result = run_config(tmp_path, monkeypatch, "POST_DAILY_BUDGET=many\n")
     assert result.exit_code == 1
     assert "Error: POST_DAILY_BUDGET must be a whole number" in result.output
     assert "Traceback" not in result.output
