@@ -229,8 +229,18 @@ def generate(
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for scorecard.json and report.html (default: <model>/evaluation).",
 )
-@click.option("-n", "count", type=click.IntRange(min=10), default=1000, show_default=True, help="Sentences to score.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled sentences.")
+@click.option(
+    "-n", "count", type=click.IntRange(min=10), default=1000, show_default=True, help="Sentences to score per seed."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="First seed of the sampled sentences.")
+@click.option(
+    "--seeds",
+    "sampling_seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Sampling seeds (MAUVE).",
+)
 @click.option("--no-baseline", is_flag=True, help="Skip the markovify baseline column.")
 @click.option("--temperature", type=float, default=None, help="Try another sampling temperature.")
 @click.option("--top-p", type=float, default=None, help="Try another nucleus mass.")
@@ -245,6 +255,7 @@ def evaluate(
     out_dir: Path | None,
     count: int,
     seed: int,
+    sampling_seeds: int,
     no_baseline: bool,
     temperature: float | None,
     top_p: float | None,
@@ -252,7 +263,7 @@ def evaluate(
     device: str | None,
     home: Path | None,
 ) -> None:
-    """Score a model's sentences (copies, invented words, diversity, lengths) beside a markovify baseline.
+    """Score a model's sentences (copies, invented words, diversity, lengths, MAUVE, fluency) beside markovify.
 
     Writes scorecard.json and report.html (scorecard and lexical charts, corpus and generated side by side).
     """
@@ -265,6 +276,7 @@ def evaluate(
         out_dir if out_dir is not None else model_dir / "evaluation",
         count=count,
         seed=seed,
+        sampling_seeds=sampling_seeds,
         baseline=not no_baseline,
         device=device,
         progress=True,
