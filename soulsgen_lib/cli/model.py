@@ -247,6 +247,15 @@ def generate(
 @click.option(
     "--prompt-strategy", type=click.Choice(["familiar", "none"]), default=None, help="Try another prompt strategy."
 )
+@click.option(
+    "--likelihood-quantile",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Add the likelihood filter, passing this share of real test sentences.",
+)
+@click.option(
+    "--calibrate", is_flag=True, help="First pick sampling settings for this corpus; store them beside the model."
+)
 @device_option
 @home_option
 def evaluate(
@@ -260,6 +269,8 @@ def evaluate(
     temperature: float | None,
     top_p: float | None,
     prompt_strategy: str | None,
+    likelihood_quantile: float | None,
+    calibrate: bool,
     device: str | None,
     home: Path | None,
 ) -> None:
@@ -267,12 +278,20 @@ def evaluate(
 
     Writes scorecard.json and report.html (scorecard and lexical charts, corpus and generated side by side).
     """
+    from soulsgen_lib.model.calibrate import calibrate_sampling
     from soulsgen_lib.model.evaluate import evaluate_model
 
     model_dir = artifact_folder(model_dir, home, "work_model_dir")
+    corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
+    sampling = {"temperature": temperature, "top_p": top_p, "prompt": prompt_strategy}
+    if calibrate:
+        calibration = calibrate_sampling(model_dir, corpus_dir, seed=seed, device=device)
+        click.echo(f"calibrated: {json.dumps(calibration['sampling'])}", err=True)
+        sampling = {**calibration["sampling"], **{k: v for k, v in sampling.items() if v is not None}}
+        likelihood_quantile = likelihood_quantile or calibration["likelihood_quantile"]
     scorecard = evaluate_model(
         model_dir,
-        artifact_folder(corpus_dir, home, "work_corpus_dir"),
+        corpus_dir,
         out_dir if out_dir is not None else model_dir / "evaluation",
         count=count,
         seed=seed,
@@ -280,11 +299,8 @@ def evaluate(
         baseline=not no_baseline,
         device=device,
         progress=True,
-        sampling={
-            key: value
-            for key, value in (("temperature", temperature), ("top_p", top_p), ("prompt", prompt_strategy))
-            if value is not None
-        },
+        sampling={key: value for key, value in sampling.items() if value is not None},
+        likelihood_quantile=likelihood_quantile,
     )
     json.dump(scorecard, sys.stdout, indent=2)
     click.echo()

