@@ -284,11 +284,12 @@ def evaluate(
     model_dir = artifact_folder(model_dir, home, "work_model_dir")
     corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
     sampling = {"temperature": temperature, "top_p": top_p, "prompt": prompt_strategy}
+    likelihood_ceiling = None
     if calibrate:
         calibration = calibrate_sampling(model_dir, corpus_dir, seed=seed, device=device)
         click.echo(f"calibrated: {json.dumps(calibration['sampling'])}", err=True)
         sampling = {**calibration["sampling"], **{k: v for k, v in sampling.items() if v is not None}}
-        likelihood_quantile = likelihood_quantile or calibration["likelihood_quantile"]
+        likelihood_ceiling = None if likelihood_quantile else calibration["likelihood_ceiling"]
     scorecard = evaluate_model(
         model_dir,
         corpus_dir,
@@ -301,6 +302,7 @@ def evaluate(
         progress=True,
         sampling={key: value for key, value in sampling.items() if value is not None},
         likelihood_quantile=likelihood_quantile,
+        likelihood_ceiling=likelihood_ceiling,
     )
     json.dump(scorecard, sys.stdout, indent=2)
     click.echo()

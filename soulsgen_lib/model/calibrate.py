@@ -5,6 +5,7 @@ temperature does not suit them all. A small grid of temperature and nucleus mass
 setting with the highest MAUVE against the test split whose raw near-copy rate stays within the
 limit wins. The choice, the likelihood filter's ceiling and every trial go to
 `sampling_calibration.json` in the model folder, for the generator to load over its defaults.
+MAUVE of a trial is taken on its sentences past the likelihood filter at that trial's ceiling.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.evaluate import collect, model_drafts
 from soulsgen_lib.model.generate import Generator
-from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling
+from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
 from soulsgen_lib.model.mauve import MAUVE_MIN, mauve_score, sentence_embeddings
 from soulsgen_lib.model.tokenizer import read_sentences
 
@@ -34,7 +35,7 @@ class CalibrationConfig:
     top_ps: tuple[float, ...] = (0.9, 0.95, 1.0)
     count: int = 300  # accepted sentences per trial
     max_near_copy_rate: float = 0.01  # raw copies and near-copies among first drafts
-    likelihood_quantile: float | None = 0.95  # None: no likelihood filter
+    likelihood_quantile: float | None = 0.9  # None: no likelihood filter
 
 
 def calibrate_sampling(
@@ -47,19 +48,23 @@ def calibrate_sampling(
     model_dir, corpus_dir = Path(model_dir), Path(corpus_dir)
     test_sentences = read_sentences(corpus_dir / "test.txt")
     generator = Generator.load(model_dir, device=device)
-    ceiling = None
-    if config.likelihood_quantile is not None:
-        likelihood = LikelihoodConfig(quantile=config.likelihood_quantile)
-        ceiling = calibrate_ceiling(generator.model, generator.tokenizer, test_sentences, generator.device, likelihood)
     real = sentence_embeddings(test_sentences)
     base = generator.defaults
     trials = []
     for temperature in config.temperatures:
         for top_p in config.top_ps:
             generator.defaults = dataclasses.replace(base, temperature=temperature, top_p=top_p)
-            first, collected = collect(model_drafts(generator, seed, likelihood_ceiling=ceiling), config.count)
+            first, collected = collect(model_drafts(generator, seed), config.count)
             copies = sum(problem in ("copy", "near_copy") for _, problem in first)
             accepted = collected["accepted_sentences"]
+            ceiling = None
+            if config.likelihood_quantile is not None and accepted:
+                # The ceiling depends on the setting: it is the quantile of this setting's own sentences.
+                likelihood = LikelihoodConfig(quantile=config.likelihood_quantile)
+                model, tok, device = generator.model, generator.tokenizer, generator.device
+                ceiling = calibrate_ceiling(model, tok, accepted, device, likelihood)
+                losses = sentence_losses(model, tok, accepted, device)
+                accepted = [text for text, loss in zip(accepted, losses, strict=True) if loss <= ceiling]
             # A setting that cannot fill its quota in the resampling rounds is not a candidate.
             mauve = mauve_score(sentence_embeddings(accepted), real, seed) if len(accepted) >= MAUVE_MIN else None
             trials.append(
@@ -69,7 +74,7 @@ def calibrate_sampling(
                     "accepted": len(accepted),
                     "mauve": None if mauve is None else round(mauve, 4),
                     "near_copy_rate": round(copies / max(len(first), 1), 4),
-                    "first_try_pass_rate": round(sum(problem is None for _, problem in first) / max(len(first), 1), 4),
+                    "likelihood_ceiling": None if ceiling is None else round(ceiling, 4),
                 }
             )
     scored = [t for t in trials if t["mauve"] is not None]
@@ -83,7 +88,7 @@ def calibrate_sampling(
         "corpus": str(corpus_dir),
         "sampling": {"temperature": best["temperature"], "top_p": best["top_p"]},
         "likelihood_quantile": config.likelihood_quantile,
-        "likelihood_ceiling": None if ceiling is None else round(ceiling, 4),
+        "likelihood_ceiling": best["likelihood_ceiling"],
         "rule": f"highest MAUVE with raw near-copy rate <= {config.max_near_copy_rate}",
         "trials": trials,
     }

@@ -216,6 +216,18 @@ def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> tupl
     return math.exp(per_token), math.exp(after_start * tokens / words)
 
 
+def own_ceiling(generator: Generator, quantile: float, seed: int, count: int = 300) -> float:
+    """The likelihood filter's ceiling: the `quantile` of the losses of `count` of the model's own sentences.
+
+    They are drawn with seeds of their own (`seed` + 1,000,000 on), apart from those scored after.
+    """
+    _, collected = collect(model_drafts(generator, seed + 1_000_000), count)
+    config = LikelihoodConfig(quantile=quantile)
+    return calibrate_ceiling(
+        generator.model, generator.tokenizer, collected["accepted_sentences"], generator.device, config
+    )
+
+
 def distribution_measures(
     runs: dict[str, list[list[str]]], train_sentences: Sequence[str], test_sentences: Sequence[str], seed: int
 ) -> dict:
@@ -255,12 +267,14 @@ def evaluate_model(
     sampling: dict | None = None,
     sampling_seeds: int = SAMPLING_SEEDS,
     likelihood_quantile: float | None = None,
+    likelihood_ceiling: float | None = None,
 ) -> dict:
     """Write scorecard.json and report.html into `out_dir` and return the scorecard.
 
     `count` sentences are sampled per sampling seed (`seed`, `seed` + 1, ...). `sampling` overrides
     fields of the model's `SamplingDefaults` (how defaults are tuned). `likelihood_quantile` adds the
-    likelihood filter with its ceiling at that quantile of the test split's losses.
+    likelihood filter with its ceiling at that quantile of the model's own sentences (`own_ceiling`);
+    `likelihood_ceiling` gives the ceiling itself (a calibrated one).
     """
     if sampling_seeds < 1:
         raise ModelError(f"sampling_seeds must be at least 1, got {sampling_seeds}")
@@ -280,10 +294,9 @@ def evaluate_model(
 
         bar = tqdm(desc="sampling", unit="sentence", file=sys.stderr, dynamic_ncols=True)
     update = bar.update if bar is not None else None
-    ceiling = None
-    if likelihood_quantile is not None:
-        config = LikelihoodConfig(quantile=likelihood_quantile)
-        ceiling = calibrate_ceiling(generator.model, generator.tokenizer, test_sentences, generator.device, config)
+    ceiling = likelihood_ceiling
+    if ceiling is None and likelihood_quantile is not None:
+        ceiling = own_ceiling(generator, likelihood_quantile, seed)
     model_runs = [
         collect(model_drafts(generator, seed + k, progress=update, likelihood_ceiling=ceiling), count)
         for k in range(sampling_seeds)

@@ -1,10 +1,13 @@
-"""A likelihood filter: turn back a sentence the model itself finds less likely than nearly every real one.
+"""A likelihood filter: turn back the sentences the model itself finds least likely among its own.
 
 A sentence's score is its mean loss per token (negative log-probability, `</s>` included) under
 the model at temperature 1. Sampling above temperature 1 and the long tail of the nucleus write
-some sentences no real sentence resembles ("May you speak warned us share?"); their loss is higher
-than that of nearly all held-out test sentences, which the model never trained on. The ceiling is
-the `quantile` of the test split's losses, measured once per model (calibration) and stored with it.
+some sentences no real sentence resembles ("Red left turn many is Power itself Power performing
+certain aquatic den."): they are the highest-loss tail of the model's own samples. The ceiling is
+the `quantile` of the losses of the model's own accepted sentences at its sampling settings,
+measured once per model and corpus (calibration) and stored with it. Real held-out sentences are
+no yardstick here: the model never saw them, so their losses sit far above its own samples' and
+a ceiling taken from them turns back almost nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from soulsgen_lib.model.tokenizer import AnyTokenizer
 class LikelihoodConfig:
     """How the ceiling is set from the test split."""
 
-    quantile: float = 0.95  # share of real test sentences that pass
+    quantile: float = 0.9  # share of the model's own accepted sentences that pass
     batch_size: int = 64
 
 
@@ -67,22 +70,22 @@ def sentence_losses(
 def calibrate_ceiling(
     model: GPT,
     tokenizer: AnyTokenizer,
-    test_sentences: Sequence[str],
+    sentences: Sequence[str],
     device: torch.device,
     config: LikelihoodConfig | None = None,
 ) -> float:
-    """The loss below which `config.quantile` of the real test sentences fall: the filter's ceiling."""
+    """The loss below which `config.quantile` of `sentences` (the model's own samples) fall: the filter's ceiling."""
     config = config or LikelihoodConfig()
     if not 0 < config.quantile <= 1:
         raise ModelError(f"likelihood quantile must be in (0, 1], got {config.quantile}")
-    if not test_sentences:
-        raise ModelError("no test sentences to calibrate the likelihood filter on")
-    losses = sorted(sentence_losses(model, tokenizer, test_sentences, device, config.batch_size))
+    if not sentences:
+        raise ModelError("no sentences to calibrate the likelihood filter on")
+    losses = sorted(sentence_losses(model, tokenizer, sentences, device, config.batch_size))
     return losses[min(len(losses) - 1, int(config.quantile * len(losses)))]
 
 
 def likely_enough(text: str, context: LikelihoodContext) -> bool:
-    """Whether `text` is at least as likely under the model as the calibrated share of real sentences."""
+    """Whether `text` is at least as likely under the model as the calibrated share of its own sentences."""
     if context.likelihood_ceiling is None:
         return True
     loss = sentence_losses(context.model, context.tokenizer, [text], context.device)[0]

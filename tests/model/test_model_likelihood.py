@@ -79,6 +79,7 @@ def test_calibration_stores_the_best_setting_beside_the_model(tmp_path, tiny_mod
     assert len(trials) == 2 and all(t["mauve"] is None or 0 < t["mauve"] <= 1 for t in trials)
     best = max((t for t in trials if t["mauve"] is not None), key=lambda t: t["mauve"])
     assert calibration["sampling"] == {"temperature": best["temperature"], "top_p": best["top_p"]}
+    assert calibration["likelihood_ceiling"] == best["likelihood_ceiling"] > 0
     version = calibration["model_version"]
     assert read_calibration(model_dir, version) == calibration
     assert read_calibration(model_dir, "other weights") is None
