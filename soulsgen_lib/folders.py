@@ -104,6 +104,7 @@ class ModelFolder:
     CHECKPOINT = "checkpoint.pt"
     METRICS_LOG = "metrics.jsonl"
     LOSS_CURVE = "loss_curve.png"
+    CALIBRATION = "sampling_calibration.json"  # optional: sampling picked for the corpus by `evaluate --calibrate`
     # Everything a served model needs, all written by `train_model`.
     FILES = (WEIGHTS, TOKENIZER, WORDS, CORPUS_WORDS, SOURCE, METRICS, CARD, NOVELTY_INDEX)
 

@@ -215,13 +215,32 @@ def generate(
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for scorecard.json and report.html (default: <model>/evaluation).",
 )
-@click.option("-n", "count", type=click.IntRange(min=10), default=1000, show_default=True, help="Sentences to score.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled sentences.")
+@click.option(
+    "-n", "count", type=click.IntRange(min=10), default=1000, show_default=True, help="Sentences to score per seed."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="First seed of the sampled sentences.")
+@click.option(
+    "--seeds",
+    "sampling_seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Sampling seeds (MAUVE).",
+)
 @click.option("--no-baseline", is_flag=True, help="Skip the markovify baseline column.")
 @click.option("--temperature", type=float, default=None, help="Try another sampling temperature.")
 @click.option("--top-p", type=float, default=None, help="Try another nucleus mass.")
 @click.option(
     "--prompt-strategy", type=click.Choice(PROMPT_STRATEGIES), default=None, help="Try another prompt strategy."
+)
+@click.option(
+    "--likelihood-quantile",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="Add the likelihood filter, passing this share of real test sentences.",
+)
+@click.option(
+    "--calibrate", is_flag=True, help="First pick sampling settings for this corpus; store them beside the model."
 )
 @device_option
 @home_option
@@ -231,36 +250,45 @@ def evaluate(
     out_dir: Path | None,
     count: int,
     seed: int,
+    sampling_seeds: int,
     no_baseline: bool,
     temperature: float | None,
     top_p: float | None,
     prompt_strategy: str | None,
+    likelihood_quantile: float | None,
+    calibrate: bool,
     device: str | None,
     home: Path | None,
 ) -> None:
-    """Score a model's sentences (copies, invented words, diversity, lengths) beside a markovify baseline.
+    """Score a model's sentences (copies, invented words, diversity, lengths, MAUVE, fluency) beside markovify.
 
     Writes scorecard.json and report.html (scorecard and lexical charts, corpus and generated side by side).
     """
+    from soulsgen_lib.model.calibrate import calibrate_sampling
     from soulsgen_lib.model.evaluate import evaluate_model
 
     model_dir = artifact_folder(model_dir, home, "work_model_dir")
     corpus_dir = artifact_folder(corpus_dir, home, "work_corpus_dir")
-    out_dir = out_dir if out_dir is not None else model_dir / "evaluation"
+    sampling = {"temperature": temperature, "top_p": top_p, "prompt": prompt_strategy}
+    likelihood_ceiling = None
+    if calibrate:
+        calibration = calibrate_sampling(model_dir, corpus_dir, seed=seed, device=device)
+        click.echo(f"calibrated: {json.dumps(calibration['sampling'])}", err=True)
+        sampling = {**calibration["sampling"], **{k: v for k, v in sampling.items() if v is not None}}
+        likelihood_ceiling = None if likelihood_quantile else calibration["likelihood_ceiling"]
     scorecard = evaluate_model(
         model_dir,
         corpus_dir,
-        check_output_folder(out_dir, _EVALUATION_FOLDER, [corpus_dir]),
+        check_output_folder(out_dir or model_dir / "evaluation", _EVALUATION_FOLDER, [corpus_dir]),
         count=count,
         seed=seed,
+        sampling_seeds=sampling_seeds,
         baseline=not no_baseline,
         device=device,
         progress=True,
-        sampling={
-            key: value
-            for key, value in (("temperature", temperature), ("top_p", top_p), ("prompt", prompt_strategy))
-            if value is not None
-        },
+        sampling={key: value for key, value in sampling.items() if value is not None},
+        likelihood_quantile=likelihood_quantile,
+        likelihood_ceiling=likelihood_ceiling,
     )
     json.dump(scorecard, sys.stdout, indent=2)
     click.echo()

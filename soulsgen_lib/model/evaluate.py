@@ -3,8 +3,11 @@
 The scorecard: test perplexity; first-try pass rate of the filters; copy, near-copy and
 invented-word rates (raw and after filtering); distinct-2; words per sentence against the test
 split and the Jensen-Shannon divergence of the two length histograms; the acceptance rate of
-the filters. It writes scorecard.json and an HTML report with the lexical charts of the corpus,
-the model and the baseline side by side. markovify and the lexical report are imported lazily.
+the filters; MAUVE against the test split on MiniLM sentence embeddings, mean and spread over
+several sampling seeds; word-class 4-gram perplexity (fluency) beside the test split's own. It
+writes scorecard.json and an HTML report with the lexical charts of the corpus, the model and the
+baseline side by side, and random accepted sentences beside random test sentences. markovify,
+MAUVE and the lexical report are imported lazily.
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ from soulsgen_lib.model.data import read_sentences
 from soulsgen_lib.model.decoding import row_seed
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
+from soulsgen_lib.model.fluency import ClassNgramModel
 from soulsgen_lib.model.generate import GenerationRequest, Generator
+from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
 
 # A draft source: (how many, round number) -> [(sentence, first failed filter or None)].
 DraftSource = Callable[[int, int], list[tuple[str, str | None]]]
 LENGTH_BINS = 61  # words per sentence 0..59, and 60 or more
 MAX_ROUNDS = 8
+SAMPLING_SEEDS = 3  # MAUVE varies by a few hundredths between seeds: report mean and spread
+SHOWN_SENTENCES = 20  # random accepted sentences shown beside random test sentences
 
 
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
@@ -93,8 +100,9 @@ def score(
     novelty: NoveltyIndex,
     vocabulary: set[str],
     test_sentences: Sequence[str],
+    seed: int = 0,
 ) -> dict:
-    """The scorecard of one generator from its first-round drafts and its accepted sentences."""
+    """The scorecard of one generator from its first-round drafts and its accepted sentences (`seed` picks examples)."""
     raw = [text for text, _ in first]
     accepted = collected["accepted_sentences"]
     seen: set[str] = set()
@@ -128,14 +136,22 @@ def score(
         "length_js_divergence": round(js_divergence(length_histogram(accepted), test_hist), 4),
         "acceptance_rate": collected["acceptance_rate"],
         "rejected": collected["rejected"],
-        "examples": accepted[:15],
+        "examples": random.Random(seed).sample(accepted, min(SHOWN_SENTENCES, len(accepted))),
     }
 
 
 def model_drafts(
-    generator: Generator, seed: int, chunk: int = 250, progress: Callable[[int], None] | None = None
+    generator: Generator,
+    seed: int,
+    chunk: int = 250,
+    progress: Callable[[int], None] | None = None,
+    likelihood_ceiling: float | None = None,
 ) -> DraftSource:
-    """A draft source sampling the model (chunks bound the batch); round r uses seeds of its own."""
+    """A draft source sampling the model (chunks bound the batch); round r uses seeds of its own.
+
+    With a `likelihood_ceiling`, drafts past every other filter are also checked by the likelihood
+    filter (last in the list), as the generator will once the filter is wired into it.
+    """
 
     def draft(count: int, round_number: int) -> list[tuple[str, str | None]]:
         out: list[tuple[str, str | None]] = []
@@ -143,6 +159,12 @@ def model_drafts(
             size = min(chunk, count - start)
             seeds = [row_seed(seed, round_number * 1_000_003 + start + i) for i in range(size)]
             drafts = generator.draft([GenerationRequest(seed=s) for s in seeds])
+            if likelihood_ceiling is not None:
+                passed = [d for d in drafts if d.problem is None]
+                texts = [d.text for d in passed]
+                losses = sentence_losses(generator.model, generator.tokenizer, texts, generator.device) if texts else []
+                for d, loss in zip(passed, losses, strict=True):
+                    d.problem = "unlikely" if loss > likelihood_ceiling else None
             out += [(d.text, d.problem) for d in drafts]
             if progress:
                 progress(size)
@@ -193,6 +215,45 @@ def test_perplexity(generator: Generator, test_sentences: Sequence[str]) -> tupl
     return math.exp(per_token), math.exp(after_start * tokens / words)
 
 
+def own_ceiling(generator: Generator, quantile: float, seed: int, count: int = 300) -> float:
+    """The likelihood filter's ceiling: the `quantile` of the losses of `count` of the model's own sentences.
+
+    They are drawn with seeds of their own (`seed` + 1,000,000 on), apart from those scored after.
+    """
+    _, collected = collect(model_drafts(generator, seed + 1_000_000), count)
+    config = LikelihoodConfig(quantile=quantile)
+    return calibrate_ceiling(
+        generator.model, generator.tokenizer, collected["accepted_sentences"], generator.device, config
+    )
+
+
+def distribution_measures(
+    runs: dict[str, list[list[str]]], train_sentences: Sequence[str], test_sentences: Sequence[str], seed: int
+) -> dict:
+    """MAUVE against the test split per sampling seed (mean, spread) and word-class perplexity of each generator.
+
+    `runs` maps a generator's name to its accepted sentences, one list per sampling seed; fluency is
+    scored on the first seed's list, as are the other scorecard figures.
+    """
+    from soulsgen_lib.model.mauve import MAUVE_MIN, mauve_score, sentence_embeddings
+
+    real = sentence_embeddings(test_sentences)
+    fluency = ClassNgramModel(train_sentences)
+    measures: dict = {"test": {"fluency_perplexity": round(fluency.perplexity(test_sentences), 3)}}
+    for name, sentence_sets in runs.items():
+        # MAUVE of a handful of sentences says nothing: a seed that got fewer than ten is left out.
+        by_seed = [mauve_score(sentence_embeddings(s), real, seed) for s in sentence_sets if len(s) >= MAUVE_MIN]
+        mean = sum(by_seed) / len(by_seed) if by_seed else 0.0
+        spread = math.sqrt(sum((m - mean) ** 2 for m in by_seed) / len(by_seed)) if by_seed else 0.0
+        measures[name] = {
+            "mauve": round(mean, 4) if by_seed else None,
+            "mauve_spread": round(spread, 4) if by_seed else None,
+            "mauve_by_seed": [round(m, 4) for m in by_seed],
+            "fluency_perplexity": round(fluency.perplexity(sentence_sets[0]), 3),
+        }
+    return measures
+
+
 def evaluate_model(
     model_dir: Path,
     corpus_dir: Path,
@@ -203,11 +264,19 @@ def evaluate_model(
     device: str | None = None,
     progress: bool = True,
     sampling: dict | None = None,
+    sampling_seeds: int = SAMPLING_SEEDS,
+    likelihood_quantile: float | None = None,
+    likelihood_ceiling: float | None = None,
 ) -> dict:
     """Write scorecard.json and report.html into `out_dir` and return the scorecard.
 
-    `sampling` overrides fields of the model's `SamplingDefaults` (how defaults are tuned).
+    `count` sentences are sampled per sampling seed (`seed`, `seed` + 1, ...). `sampling` overrides
+    fields of the model's `SamplingDefaults` (how defaults are tuned). `likelihood_quantile` adds the
+    likelihood filter with its ceiling at that quantile of the model's own sentences (`own_ceiling`);
+    `likelihood_ceiling` gives the ceiling itself (a calibrated one).
     """
+    if sampling_seeds < 1:
+        raise ModelError(f"sampling_seeds must be at least 1, got {sampling_seeds}")
     train_sentences = read_sentences(Path(corpus_dir) / "train.txt")
     test_sentences = read_sentences(Path(corpus_dir) / "test.txt")
     generator = Generator.load(Path(model_dir), device=device)
@@ -223,7 +292,14 @@ def evaluate_model(
         from tqdm import tqdm
 
         bar = tqdm(desc="sampling", unit="sentence", file=sys.stderr, dynamic_ncols=True)
-    first, collected = collect(model_drafts(generator, seed, progress=bar.update if bar is not None else None), count)
+    update = bar.update if bar is not None else None
+    ceiling = likelihood_ceiling
+    if ceiling is None and likelihood_quantile is not None:
+        ceiling = own_ceiling(generator, likelihood_quantile, seed)
+    model_runs = [
+        collect(model_drafts(generator, seed + k, progress=update, likelihood_ceiling=ceiling), count)
+        for k in range(sampling_seeds)
+    ]
     if bar is not None:
         bar.close()
     per_token, per_word = test_perplexity(generator, test_sentences)
@@ -231,20 +307,29 @@ def evaluate_model(
         "model_version": generator.model_version,
         "count": count,
         "seed": seed,
+        "sampling_seeds": sampling_seeds,
         "sampling": dataclasses.asdict(generator.defaults),
+        "likelihood_filter": {"quantile": likelihood_quantile, "ceiling": ceiling and round(ceiling, 4)},
         "tokenizer": generator.tokenizer.kind,
         "test_perplexity": round(per_token, 3),
         "test_perplexity_per_word": round(per_word, 3),
-        "model": score(first, collected, novelty, vocabulary, test_sentences),
+        "model": score(*model_runs[0], novelty, vocabulary, test_sentences, seed),
     }
-    columns = {"corpus (test.txt)": test_sentences, "model": collected["accepted_sentences"]}
+    runs = {"model": [collected["accepted_sentences"] for _, collected in model_runs]}
+    columns = {"corpus (test.txt)": test_sentences, "model": runs["model"][0]}
     if baseline:
-        markov_first, markov_collected = collect(markov_drafts(train_sentences, novelty, seed), count)
-        scorecard["markovify"] = score(markov_first, markov_collected, novelty, vocabulary, test_sentences)
-        columns["markovify (state size 2)"] = markov_collected["accepted_sentences"]
+        markov_runs = [collect(markov_drafts(train_sentences, novelty, seed + k), count) for k in range(sampling_seeds)]
+        scorecard["markovify"] = score(*markov_runs[0], novelty, vocabulary, test_sentences, seed)
+        runs["markovify"] = [collected["accepted_sentences"] for _, collected in markov_runs]
+        columns["markovify (state size 2)"] = runs["markovify"][0]
+    measures = distribution_measures(runs, train_sentences, test_sentences, seed)
+    scorecard["test_fluency_perplexity"] = measures.pop("test")["fluency_perplexity"]
+    for name, values in measures.items():
+        scorecard[name].update(values)
+    shown = random.Random(seed).sample(test_sentences, min(SHOWN_SENTENCES, len(test_sentences)))
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "scorecard.json", json.dumps(scorecard, indent=2, ensure_ascii=False) + "\n")
-    write_text_atomic(out_dir / "report.html", render_html(scorecard, columns))
+    write_text_atomic(out_dir / "report.html", render_html(scorecard, columns, shown))
     return scorecard
 
 
@@ -258,34 +343,47 @@ _ROWS = (
         lambda s: f"{s['raw']['invented_word_rate']} / {s['filtered']['invented_word_rate']}",
     ),
     ("distinct-2", lambda s: s["distinct_2"]),
+    ("MAUVE vs test split, mean ± spread (by seed)", lambda s: _mauve_cell(s)),
+    ("fluency: word-class 4-gram perplexity", lambda s: s["fluency_perplexity"]),
     ("mean words (test split)", lambda s: f"{s['mean_words']} ({s['test_mean_words']})"),
     ("length JS divergence", lambda s: s["length_js_divergence"]),
     ("rejected by filter", lambda s: ", ".join(f"{k} {v}" for k, v in s["rejected"].items()) or "none"),
 )
 
 
-def scorecard_html(scorecard: dict) -> str:
-    """The scorecard as an HTML table, one column per generator."""
+def _mauve_cell(card: dict) -> str:
+    by_seed = " / ".join(str(m) for m in card["mauve_by_seed"])
+    return f"{card['mauve']} ± {card['mauve_spread']} ({by_seed})"
+
+
+def scorecard_html(scorecard: dict, shown_test: Sequence[str]) -> str:
+    """The scorecard as an HTML table, one column per generator, then random sentences beside real test ones."""
     names = [name for name in ("model", "markovify") if name in scorecard]
     head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
     rows = [
         f"<tr><th>test perplexity per token ({scorecard['tokenizer']} tokenizer) / per word</th>"
-        f"<td>{scorecard['test_perplexity']} / {scorecard['test_perplexity_per_word']}</td></tr>"
+        f"<td>{scorecard['test_perplexity']} / {scorecard['test_perplexity_per_word']}</td></tr>",
+        f"<tr><th>fluency of the test split itself (word-class 4-gram perplexity)</th>"
+        f"<td>{scorecard['test_fluency_perplexity']}</td></tr>",
     ]
     for label, value in _ROWS:
         cells = "".join(f"<td>{html.escape(str(value(scorecard[name])))}</td>" for name in names)
         rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
-    examples = ""
-    for name in names:
-        items = "".join(f"<li>{html.escape(text)}</li>" for text in scorecard[name]["examples"])
-        examples += f"<h3>Examples: {html.escape(name)}</h3><ul>{items}</ul>"
-    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>{examples}"
+    lists = {f"{name}: {SHOWN_SENTENCES} random accepted sentences": scorecard[name]["examples"] for name in names}
+    lists[f"test split: {SHOWN_SENTENCES} random real sentences"] = list(shown_test)
+    side_by_side = "".join(
+        f"<td style='vertical-align:top'><h3>{html.escape(title)}</h3><ol>"
+        + "".join(f"<li>{html.escape(text)}</li>" for text in texts)
+        + "</ol></td>"
+        for title, texts in lists.items()
+    )
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table><table><tr>{side_by_side}</tr></table>"
 
 
-def render_html(scorecard: dict, columns: dict[str, list[str]]) -> str:
+def render_html(scorecard: dict, columns: dict[str, list[str]], shown_test: Sequence[str]) -> str:
     """The lexical report of the corpus and the generated text, with the scorecard on top."""
     from soulsgen_lib.corpus.lexical import lexical_stats, render_report
 
     stats = {name: lexical_stats(sentences) for name, sentences in columns.items()}
     title = f"SoulsGen evaluation: model {scorecard['model_version']}"
-    return render_report(stats, title, extra_sections=[("Scorecard", scorecard_html(scorecard))])
+    return render_report(stats, title, extra_sections=[("Scorecard", scorecard_html(scorecard, shown_test))])

@@ -237,6 +237,11 @@ class Generator:
         vocabulary = constraint.words if constraint else None
         familiar = read_familiar_words(folder.file(ModelFolder.WORDS), tokenizer, vocabulary)
         version = str(card.get("model_version", "unknown"))
+        from soulsgen_lib.model.calibrate import read_calibration  # it builds on this module
+
+        calibration = read_calibration(folder.path, version)
+        if calibration:  # sampling that `soulsgen evaluate --calibrate` picked for this model's corpus
+            defaults = dataclasses.replace(defaults, **calibration["sampling"])
         novelty = folder.load_novelty()
         return cls(model, tokenizer, novelty, familiar, defaults, version, target, constraint, filters)
 

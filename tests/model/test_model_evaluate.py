@@ -1,11 +1,18 @@
+import html
 import json
+import math
+import random
+import re
 
 import pytest
 from click.testing import CliRunner
+from fixtures_model import toy_sentences
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
 from soulsgen_lib.model.evaluate import collect, distinct_2, evaluate_model, js_divergence, length_histogram
+from soulsgen_lib.model.fluency import ClassNgramModel, word_class
+from soulsgen_lib.model.mauve import mauve_score, sentence_embeddings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,3 +76,70 @@ def test_sampling_overrides_are_applied_and_checked(tmp_path, tiny_model_dir, mo
     assert scorecard["sampling"]["prompt"] == "none"
     with pytest.raises(ModelError, match="unknown sampling settings: warmth"):
         evaluate_model(tiny_model_dir, model_corpus_dir, tmp_path, count=10, progress=False, sampling={"warmth": 1})
+
+
+def _word_salad(sentences, seed=0):
+    """The same words in random order: real vocabulary, no grammar."""
+    rng = random.Random(seed)
+    salad = []
+    for sentence in sentences:
+        words = sentence.split()
+        rng.shuffle(words)
+        salad.append(" ".join(words))
+    return salad
+
+
+def test_word_classes_keep_glue_words_and_punctuation():
+    glue = frozenset({"the", "of"})
+    classes = [word_class(t, glue) for t in ["The", "of", "Ranni", "slowly", "burning", "7", ",", "moon"]]
+    assert classes == ["the", "of", "<Name>", "<ly>", "<ing>", "<num>", ",", "<word>"]
+
+
+def test_fluency_ranks_word_salad_far_below_real_text():
+    model = ClassNgramModel(toy_sentences(400, seed=0))
+    real = toy_sentences(60, seed=1)
+    real_perplexity = model.perplexity(real)
+    assert 1 < real_perplexity < 20
+    assert model.perplexity(_word_salad(real)) > 3 * real_perplexity
+    assert model.perplexity([]) == math.inf
+
+
+def _weather_reports(count, seed=0):
+    """Sentences of another subject and shape than the toy grammar's."""
+    rng = random.Random(seed)
+    days, skies = ["Monday", "Friday", "Sunday", "Tomorrow"], ["sunny", "rainy", "windy", "cloudy", "humid"]
+    return [
+        f"{rng.choice(days)} will be {rng.choice(skies)} with {rng.randrange(5, 35)} degrees in the afternoon."
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.slow
+def test_mauve_is_high_for_one_distribution_and_low_for_another():
+    real = sentence_embeddings(toy_sentences(300, seed=1))
+    same = sentence_embeddings(toy_sentences(300, seed=2))
+    other = sentence_embeddings(_weather_reports(300))
+    assert real.shape == (300, 384)
+    same_score, other_score = mauve_score(same, real), mauve_score(other, real)
+    assert same_score > 0.8 and other_score < 0.2
+    with pytest.raises(ModelError, match="at least 10 sentences"):
+        mauve_score(same[:5], real)
+
+
+def test_report_shows_mauve_fluency_and_random_sentences_beside_test_ones(tmp_path, tiny_model_dir, model_corpus_dir):
+    scorecard = evaluate_model(tiny_model_dir, model_corpus_dir, tmp_path, count=30, sampling_seeds=2, progress=False)
+    assert scorecard["sampling_seeds"] == 2
+    for name in ("model", "markovify"):
+        card = scorecard[name]
+        assert len(card["mauve_by_seed"]) == 2 and all(0 < m <= 1 for m in card["mauve_by_seed"])
+        assert card["mauve"] == pytest.approx(sum(card["mauve_by_seed"]) / 2, abs=1e-4)
+        assert card["fluency_perplexity"] > 1
+        assert len(card["examples"]) == 20
+    assert scorecard["test_fluency_perplexity"] > 1
+    report = (tmp_path / "report.html").read_text()
+    assert "MAUVE vs test split" in report and "word-class 4-gram perplexity" in report
+    assert "test split: 20 random real sentences" in report and "model: 20 random accepted sentences" in report
+    test_sentences = (model_corpus_dir / "test.txt").read_text().splitlines()
+    shown = [html.unescape(s) for s in re.findall(r"<li>(.*?)</li>", report)]
+    assert sum(s in test_sentences for s in shown) >= 20
+    assert all(html.escape(s) in report for s in scorecard["model"]["examples"])

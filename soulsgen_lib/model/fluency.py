@@ -1,0 +1,95 @@
+"""Fluency without a network: perplexity of word-class sequences under a 4-gram model of the train split.
+
+Every word is replaced by its class: the most frequent words of the train split (articles, pronouns,
+prepositions, auxiliaries: the glue of grammar) stand for themselves, punctuation stands for
+itself, and every other word becomes a coarse class from its shape and ending (capitalised name,
+number, "-ly", "-ing", "-ed", plural "-s", other). A sentence that keeps the order real text puts
+these classes in ("the <-ing> <word> of <Name>") scores low; word salad, whose glue words land
+anywhere, scores far higher. Nothing here depends on a tagger model that cannot be installed
+offline, so the figure is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from soulsgen_lib.model.data import is_word, split_words
+
+START, END = "<s>", "</s>"
+# Suffix classes, checked in order; each needs a stem of at least three letters before it.
+_ENDINGS = (("ly", "<ly>"), ("ing", "<ing>"), ("ed", "<ed>"), ("est", "<est>"), ("er", "<er>"), ("s", "<s-end>"))
+
+
+@dataclass(frozen=True)
+class FluencyConfig:
+    """Settings of the word-class n-gram model."""
+
+    order: int = 4  # classes of context + 1
+    glue_words: int = 150  # this many most frequent train words keep their own class
+
+
+def word_class(token: str, glue: frozenset[str]) -> str:
+    """The class a token stands for: itself for glue words and punctuation, else its shape/ending class."""
+    if not is_word(token):
+        return token
+    folded = token.casefold()
+    if folded in glue:
+        return folded
+    if token[:1].isdigit():
+        return "<num>"
+    if token[:1].isupper():
+        return "<Name>"
+    for ending, name in _ENDINGS:
+        if folded.endswith(ending) and len(folded) >= len(ending) + 3:
+            return name
+    return "<word>"
+
+
+class ClassNgramModel:
+    """An interpolated Witten-Bell n-gram model over word classes, trained on sentences."""
+
+    def __init__(self, sentences: Iterable[str], config: FluencyConfig | None = None) -> None:
+        self.config = config or FluencyConfig()
+        sentences = list(sentences)
+        frequency = Counter(t.casefold() for s in sentences for t in split_words(s) if is_word(t))
+        self.glue = frozenset(word for word, _ in frequency.most_common(self.config.glue_words))
+        # counts[h][w] for every context length 0..order-1 (h is a tuple of classes)
+        self.counts: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+        for sentence in sentences:
+            classes = self.classes(sentence)
+            padded = [START] * (self.config.order - 1) + classes
+            for i in range(self.config.order - 1, len(padded)):
+                for n in range(self.config.order):
+                    self.counts[tuple(padded[i - n : i])][padded[i]] += 1
+        self.totals = {history: sum(c.values()) for history, c in self.counts.items()}
+        self.vocabulary_size = len(self.counts[()]) + 1  # + 1: a class never seen in training
+
+    def classes(self, sentence: str) -> list[str]:
+        """The sentence as word classes, ending with `</s>`."""
+        return [word_class(token, self.glue) for token in split_words(sentence)] + [END]
+
+    def probability(self, history: Sequence[str], token: str) -> float:
+        """P(token | history), interpolating from the unigram up to the full history."""
+        probability = (self.counts[()].get(token, 0) + 1) / (self.totals.get((), 0) + self.vocabulary_size)
+        for n in range(1, len(history) + 1):
+            context = tuple(history[len(history) - n :])
+            following = self.counts.get(context)
+            if not following:
+                break
+            types, total = len(following), self.totals[context]
+            probability = (following.get(token, 0) + types * probability) / (total + types)
+        return probability
+
+    def perplexity(self, sentences: Iterable[str]) -> float:
+        """Perplexity per class token (`</s>` included) over all `sentences` together; inf for none."""
+        log_sum, tokens = 0.0, 0
+        width = self.config.order - 1
+        for sentence in sentences:
+            padded = [START] * width + self.classes(sentence)
+            for i in range(width, len(padded)):
+                log_sum -= math.log(self.probability(padded[i - width : i], padded[i]))
+                tokens += 1
+        return math.exp(log_sum / tokens) if tokens else math.inf
