@@ -71,14 +71,9 @@ class Verdict:
 
 
 def mauve_of(scorecard: dict) -> float | None:
-    """The scorecard's MAUVE score (a number, or a dict holding `score`), when the evaluation measured it."""
-    for holder in (scorecard.get("model", {}), scorecard):
-        value = holder.get("mauve")
-        if isinstance(value, dict):
-            value = value.get("score", value.get("mauve"))
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    return None
+    """The model's mean MAUVE in the scorecard, when the evaluation measured it (enough sentences)."""
+    value = scorecard.get("model", {}).get("mauve")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def judge(scorecard: dict, floors: QualityFloors, baseline: Baseline | None = None, force: bool = False) -> Verdict:
