@@ -3,14 +3,9 @@
 import json
 import logging
 import re
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
-
 from soulsgen_airflow.hooks import POSTING_HOOKS, BlueskyHook, MastodonHook, TorchServeHook, XHook
 
 from soulsgen_lib.posting.target import CredentialsRejected
