@@ -15,6 +15,7 @@ point at corpus folders built with `soulsgen corpus build`. Figures swing with m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -85,27 +86,20 @@ def main() -> None:
         model_dir, _, corpus_dir = dirs.partition(":")
         with tempfile.TemporaryDirectory() as scratch:
             started = time.perf_counter()
-            default = evaluate_model(
+            evaluate = functools.partial(
+                evaluate_model,
                 Path(model_dir),
                 Path(corpus_dir),
-                Path(scratch) / "d",
-                args.count,
+                count=args.count,
                 sampling_seeds=args.seeds,
                 progress=False,
             )
+            default = evaluate(Path(scratch) / "d")
             default_seconds = time.perf_counter() - started
             columns = {"defaults": default["model"]}
             if tuned:
-                card = evaluate_model(
-                    Path(model_dir),
-                    Path(corpus_dir),
-                    Path(scratch) / "t",
-                    args.count,
-                    sampling_seeds=args.seeds,
-                    baseline=False,
-                    progress=False,
-                    sampling=sampling,
-                    likelihood_quantile=args.likelihood_quantile,
+                card = evaluate(
+                    Path(scratch) / "t", baseline=False, sampling=sampling, likelihood_quantile=args.likelihood_quantile
                 )
                 columns["tuned"] = card["model"]
                 ceiling = card["likelihood_filter"]["ceiling"]

@@ -146,3 +146,14 @@ def tiny_subword_model_dir(tmp_path_factory: pytest.TempPathFactory, model_corpu
     with torch_threads(1):
         train_model(model_corpus_dir, out, preset="tiny", steps=120, seed=0, overrides=overrides, progress=False)
     return out
+
+
+def word_salad(sentences: list[str], seed: int = 0) -> list[str]:
+    """The same words in random order: real vocabulary, no grammar."""
+    rng = random.Random(seed)
+    salad = []
+    for sentence in sentences:
+        words = sentence.split()
+        rng.shuffle(words)
+        salad.append(" ".join(words))
+    return salad

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from fixtures_model import toy_sentences
+from fixtures_model import toy_sentences, word_salad
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
@@ -78,17 +78,6 @@ def test_sampling_overrides_are_applied_and_checked(tmp_path, tiny_model_dir, mo
         evaluate_model(tiny_model_dir, model_corpus_dir, tmp_path, count=10, progress=False, sampling={"warmth": 1})
 
 
-def _word_salad(sentences, seed=0):
-    """The same words in random order: real vocabulary, no grammar."""
-    rng = random.Random(seed)
-    salad = []
-    for sentence in sentences:
-        words = sentence.split()
-        rng.shuffle(words)
-        salad.append(" ".join(words))
-    return salad
-
-
 def test_word_classes_keep_glue_words_and_punctuation():
     glue = frozenset({"the", "of"})
     classes = [word_class(t, glue) for t in ["The", "of", "Ranni", "slowly", "burning", "7", ",", "moon"]]
@@ -100,7 +89,7 @@ def test_fluency_ranks_word_salad_far_below_real_text():
     real = toy_sentences(60, seed=1)
     real_perplexity = model.perplexity(real)
     assert 1 < real_perplexity < 20
-    assert model.perplexity(_word_salad(real)) > 3 * real_perplexity
+    assert model.perplexity(word_salad(real)) > 3 * real_perplexity
     assert model.perplexity([]) == math.inf
 
 

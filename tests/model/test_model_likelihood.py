@@ -1,11 +1,11 @@
 import json
-import random
 import shutil
 from dataclasses import dataclass
 
 import pytest
 import torch
 from click.testing import CliRunner
+from fixtures_model import word_salad
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.folders import ModelFolder
@@ -27,16 +27,6 @@ class _Context:
     likelihood_ceiling: float | None
 
 
-def _shuffled(sentences, seed=0):
-    rng = random.Random(seed)
-    out = []
-    for sentence in sentences:
-        words = sentence.split()
-        rng.shuffle(words)
-        out.append(" ".join(words))
-    return out
-
-
 def test_real_sentences_are_likelier_than_word_salad_and_the_ceiling_passes_its_quantile(
     tiny_model_dir, model_corpus_dir
 ):
@@ -44,13 +34,13 @@ def test_real_sentences_are_likelier_than_word_salad_and_the_ceiling_passes_its_
     model, tok, device = generator.model, generator.tokenizer, generator.device
     test = read_sentences(model_corpus_dir / "test.txt")
     real = sentence_losses(model, tok, test, device, batch_size=7)
-    salad = sentence_losses(model, tok, _shuffled(test), device)
+    salad = sentence_losses(model, tok, word_salad(test), device)
     assert len(real) == len(test) and sum(real) / len(real) < sum(salad) / len(salad)
     assert real[:3] == pytest.approx(sentence_losses(model, tok, test[:3], device))  # batching changes nothing
     ceiling = calibrate_ceiling(model, tok, test, device, LikelihoodConfig(quantile=0.9))
     passed = [likely_enough(text, _Context(model, tok, device, ceiling)) for text in test]
     assert 0.85 <= sum(passed) / len(passed) < 1
-    assert sum(likely_enough(text, _Context(model, tok, device, ceiling)) for text in _shuffled(test)) < sum(passed)
+    assert sum(likely_enough(text, _Context(model, tok, device, ceiling)) for text in word_salad(test)) < sum(passed)
     assert likely_enough("anything at all", _Context(model, tok, device, None))
     with pytest.raises(ModelError, match="quantile must be in"):
         calibrate_ceiling(model, tok, test, device, LikelihoodConfig(quantile=1.5))
