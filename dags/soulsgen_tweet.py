@@ -22,7 +22,7 @@ DOC = """\
 
 Every attempt is recorded in the posting history *before* it is sent (a `pending` line), so a post
 whose answer never came counts against the budget and is never sent twice; such `unknown` outcomes
-are not retried. `POST_CARDS=bluesky,mastodon` attaches an image card with alt text.
+are not retried. `POST_CARDS=x,bluesky,mastodon` attaches an image card with alt text.
 """
 
 # Only errors that a later try can fix are retried: nothing was sent. An unknown outcome is never retried.

@@ -111,7 +111,9 @@ class Settings:
         "POST_NETWORKS", "x,bluesky,mastodon", "Networks the hourly DAG posts to (comma-separated)."
     )
     post_cards: str = _setting(
-        "POST_CARDS", "", "Networks whose posts carry an image card with alt text (comma-separated: bluesky,mastodon)."
+        "POST_CARDS",
+        "",
+        "Networks whose posts carry an image card with alt text (comma-separated: x,bluesky,mastodon).",
     )
 
     @classmethod

@@ -142,7 +142,7 @@ Exit status:
 )
 @click.option("--to", metavar="NETWORKS", help="Comma-separated: x,bluesky,mastodon. [default: those with credentials]")
 @sentence_options
-@click.option("--card", is_flag=True, help="Attach an image card with alt text (Bluesky and Mastodon).")
+@click.option("--card", is_flag=True, help="Attach an image card with alt text (X, Bluesky and Mastodon).")
 @click.option("--json", "as_json", is_flag=True, help="Print each network's outcome as a JSON line.")
 @click.pass_context
 def post(

@@ -6,8 +6,8 @@ from soulsgen_lib.posting.target import PostingError, PostingTarget, RetryPolicy
 from soulsgen_lib.settings import Settings
 
 NETWORKS = ("x", "bluesky", "mastodon")
-# Networks that take an image with alt text; X's media upload needs a paid tier.
-CARD_NETWORKS = frozenset({"bluesky", "mastodon"})
+# Networks that take an image with alt text (every one SoulsGen posts to).
+CARD_NETWORKS = frozenset({"x", "bluesky", "mastodon"})
 
 
 def parse_networks(value: str, setting: str = "--to") -> tuple[str, ...]:

@@ -1,12 +1,15 @@
 """X (Twitter) as a posting target: OAuth 1.0a user context through tweepy, with retries and a movable base URL.
 
-`TWITTER_API_BASE_URL` lets a self-hosted proxy or a test server stand in for https://api.twitter.com.
-tweepy hard-codes that host, so the client's session rewrites it before requests_oauthlib signs the
-request (the signature covers the URL, so rewriting later would break it).
+Tweets go through the v2 `Client`; an image card is uploaded with the v1.1 `API` (simple upload, then its
+alt text), whose media limits follow the authenticated user rather than the API plan.
+`TWITTER_API_BASE_URL` lets a self-hosted proxy or a test server stand in for https://api.twitter.com
+and https://upload.twitter.com. tweepy hard-codes those hosts, so the sessions rewrite them before
+requests_oauthlib signs the request (the signature covers the URL, so rewriting later would break it).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import random
 import time
@@ -24,6 +27,7 @@ from soulsgen_lib.posting.target import (
     NetworkTarget,
     OutcomeUnknown,
     PostingError,
+    Retrier,
     RetryPolicy,
     request_was_sent,
 )
@@ -31,6 +35,7 @@ from soulsgen_lib.posting.target import (
 log = logging.getLogger(__name__)
 
 X_API_BASE_URL = "https://api.twitter.com"
+X_UPLOAD_BASE_URL = "https://upload.twitter.com"  # the v1.1 media endpoints' host
 CREDENTIAL_SETTINGS = (
     "TWITTER_CONSUMER_KEY",
     "TWITTER_CONSUMER_SECRET",
@@ -40,7 +45,7 @@ CREDENTIAL_SETTINGS = (
 
 
 class BaseUrlSession(requests.Session):
-    """A session that sends requests for https://api.twitter.com to `base_url` instead, with timeouts."""
+    """A session that sends requests for X's API and upload hosts to `base_url` instead, with timeouts."""
 
     def __init__(self, base_url: str, timeout: tuple[float, float]) -> None:
         super().__init__()
@@ -49,8 +54,11 @@ class BaseUrlSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         url = url.decode() if isinstance(url, bytes) else url
-        if url.startswith(X_API_BASE_URL):
-            url = self.base_url + url[len(X_API_BASE_URL) :]
+        if self.base_url != X_API_BASE_URL:
+            for host in (X_API_BASE_URL, X_UPLOAD_BASE_URL):
+                if url.startswith(host):
+                    url = self.base_url + url[len(host) :]
+                    break
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
 
@@ -99,17 +107,39 @@ class XTarget(NetworkTarget):
             access_token=access_token,
             access_token_secret=token_secret,
         )
-        self._client.session = BaseUrlSession(self.base_url, (self.retry.connect_timeout_s, self.retry.read_timeout_s))
+        timeout = (self.retry.connect_timeout_s, self.retry.read_timeout_s)
+        self._client.session = BaseUrlSession(self.base_url, timeout)
+        self._media_api = tweepy.API(
+            tweepy.OAuth1UserHandler(consumer_key, consumer_secret, access_token, token_secret), timeout=timeout
+        )
+        self._media_api.session = BaseUrlSession(self.base_url, timeout)
 
     def __repr__(self) -> str:
         return f"XTarget(base_url={self.base_url!r})"
 
     def post(self, text: str, attempt: str, card: Card | None = None) -> str:
-        """Create a tweet; return its id. X takes no idempotency key; cards go to Bluesky and Mastodon only."""
-        if card is not None:
-            log.info("X gets the text only: image cards are posted to Bluesky and Mastodon")
-        response = self._call("POST /2/tweets", lambda: self._client.create_tweet(text=text, user_auth=True), True)
+        """Create a tweet (with the card uploaded first, alt text set); return its id. X takes no idempotency key."""
+        media_ids = [self._upload(card)] if card is not None else None
+        response = self._call(
+            "POST /2/tweets", lambda: self._client.create_tweet(text=text, media_ids=media_ids, user_auth=True), True
+        )
         return str(response.data["id"])
+
+    def _upload(self, card: Card) -> str:
+        """Upload the card's PNG and set its alt text; return the media id. Nothing is posted until the tweet."""
+        # simple_upload is media_upload's path for an image; a fresh buffer per try, as a retry re-reads it.
+        media = self._call(
+            "POST /1.1/media/upload.json",
+            lambda: self._media_api.simple_upload("card.png", file=io.BytesIO(card.png)),
+            False,
+        )
+        media_id = str(media.media_id_string)
+        self._call(
+            "POST /1.1/media/metadata/create.json",
+            lambda: self._media_api.create_media_metadata(media_id, card.alt),
+            False,
+        )
+        return media_id
 
     def whoami(self) -> str:
         """The @handle of the account (GET /2/users/me)."""
@@ -156,13 +186,22 @@ class XTarget(NetworkTarget):
             except tweepy.HTTPException as error:
                 raise PostingError(f"X refused {what} ({error.response.status_code} {_api_detail(error)})") from None
             except requests.RequestException as error:
-                reason = type(error).__name__
-                if creates_post and request_was_sent(error):
-                    raise OutcomeUnknown(
-                        f"{what} was sent to {self.base_url} but no answer came back ({reason}); the post may "
-                        "exist, so it is recorded as unknown and not re-sent: check the account"
-                    ) from None
-                retrier.back_off(what, f"cannot reach {self.base_url} ({reason})")
+                self._no_answer(retrier, what, error, creates_post)
+            except tweepy.TweepyException as error:
+                # The v1.1 API wraps a network error in TweepyException; the requests error is its context.
+                if not isinstance(error.__context__, requests.RequestException):
+                    raise PostingError(f"X's answer to {what} could not be read ({type(error).__name__})") from None
+                self._no_answer(retrier, what, error.__context__, creates_post)
+
+    def _no_answer(self, retrier: Retrier, what: str, error: requests.RequestException, creates_post: bool) -> None:
+        """Back off after a network error; one that may have created the tweet is unknown and not re-sent."""
+        reason = type(error).__name__
+        if creates_post and request_was_sent(error):
+            raise OutcomeUnknown(
+                f"{what} was sent to {self.base_url} but no answer came back ({reason}); the post may "
+                "exist, so it is recorded as unknown and not re-sent: check the account"
+            ) from None
+        retrier.back_off(what, f"cannot reach {self.base_url} ({reason})")
 
 
 def _oauth_handler(consumer_key: str, consumer_secret: str, base_url: str) -> Any:

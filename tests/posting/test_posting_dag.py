@@ -91,7 +91,7 @@ def test_each_network_posts_in_its_own_task_and_one_failing_does_not_stop_the_ot
         airflow_home,
         "2026-01-01T01:00:00+00:00",
         SOULSGEN_HOME=str(home_with_model),
-        POST_CARDS="mastodon",
+        POST_CARDS="x,mastodon",
         **{name: json.dumps(conn) for name, conn in connections.items()},
     )
 
@@ -100,6 +100,7 @@ def test_each_network_posts_in_its_own_task_and_one_failing_does_not_stop_the_ot
     [status] = mastodon_api.statuses
     assert status["text"] == tweet["text"]  # one sentence for every network
     assert status["media_attachments"][0]["description"] == tweet["text"]
+    assert x_api.media[tweet["media_ids"][0]]["alt"] == tweet["text"]
     outcomes = {(r["network"], r["outcome"]) for r in records(home_with_model) if r["outcome"] != "pending"}
     assert outcomes == {("x", POSTED), ("mastodon", POSTED), ("bluesky", "failed")}
     assert "Bluesky refused the credentials" in log

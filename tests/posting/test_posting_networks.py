@@ -225,7 +225,8 @@ def test_post_to_every_network_with_a_card_and_alt_text(networks_env, x_api, blu
     result = run("post", "--text", LINE, "--card")
 
     assert result.exit_code == 0, result.output
-    assert [tweet["text"] for tweet in x_api.tweets] == [LINE]
+    [tweet] = x_api.tweets
+    assert tweet["text"] == LINE and x_api.media[tweet["media_ids"][0]]["alt"] == LINE
     [image] = bluesky_api.posts[0]["embed"]["images"]
     assert image["alt"] == LINE and image["image"]["ref"]["$link"] in bluesky_api.blobs
     [media] = mastodon_api.statuses[0]["media_attachments"]

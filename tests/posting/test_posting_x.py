@@ -36,8 +36,9 @@ from soulsgen_lib.posting import (
     post_sentence,
     sentence_problem,
 )
+from soulsgen_lib.posting.card import render_card
 from soulsgen_lib.posting.history import DUPLICATE, FAILED, PENDING, POSTED, RATE_LIMITED, UNKNOWN, settled
-from soulsgen_lib.posting.x import PinFlow, XTarget
+from soulsgen_lib.posting.x import BaseUrlSession, PinFlow, XTarget
 from soulsgen_lib.settings import Settings
 from soulsgen_lib.storage import open_store
 from soulsgen_lib.storage.layout import POSTING_LOCK_KEY, StorageError
@@ -100,6 +101,77 @@ def test_post_creates_the_tweet_and_records_it(x_api, target, history):
     )
     assert budget_status(settled(history.records()), Budget()).used_daily == 1
     assert outcome.to_dict()["post_id"] == outcome.post_id
+
+
+def test_a_carded_tweet_uploads_the_png_sets_its_alt_text_and_carries_the_media_id(x_api, target, history):
+    card = render_card(LINE)
+
+    outcome = post_sentence(LINE, target, history, Budget(), card=card)
+
+    assert outcome.outcome == POSTED
+    [(media_id, media)] = x_api.media.items()
+    assert (media["png"], media["alt"]) == (card.png, LINE)
+    assert x_api.tweets == [{"id": outcome.post_id, "text": LINE, "media_ids": [media_id]}]
+    assert [seen for seen in x_api.requests if seen[0] == "POST"] == [
+        ("POST", "/1.1/media/upload.json"),
+        ("POST", "/1.1/media/metadata/create.json"),
+        ("POST", "/2/tweets"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answers", "error", "uploads"),
+    [
+        ([Planned(503)] * FAST_RETRY["attempts"], TargetUnavailable, FAST_RETRY["attempts"]),  # retried, then given up
+        ([Planned(400)], PostingError, 1),  # refused: not retried
+    ],
+)
+def test_a_failed_upload_posts_nothing_and_records_failed(x_api, target, history, answers, error, uploads):
+    x_api.plan_upload(*answers)
+
+    with pytest.raises(error, match="media/upload"):
+        post_sentence(LINE, target, history, Budget(), card=render_card(LINE))
+
+    assert x_api.count("POST", "/1.1/media/upload.json") == uploads
+    assert x_api.count("POST", "/2/tweets") == 0 and x_api.tweets == []
+    assert outcomes(history) == [FAILED]
+
+
+def test_an_unreachable_upload_host_is_retried_then_a_plain_failure(x_api, target, history):
+    x_api.stop()  # connection refused: nothing was sent
+
+    with pytest.raises(TargetUnavailable, match=r"cannot reach .* on POST /1.1/media/upload.json, 3 times"):
+        post_sentence(LINE, target, history, Budget(), card=render_card(LINE))
+
+    assert x_api.requests == []
+    assert outcomes(history) == [FAILED]
+
+
+def test_an_upload_signed_with_a_wrong_secret_is_refused(x_api, x_credentials, history):
+    target = make_target(x_api, {**x_credentials, "token_secret": "not-the-secret"})
+
+    with pytest.raises(CredentialsRejected, match="401"):
+        post_sentence(LINE, target, history, Budget(), card=render_card(LINE))
+
+    assert x_api.media == {} and x_api.count("POST", "/2/tweets") == 0
+    assert outcomes(history) == [FAILED]
+
+
+def test_a_tweet_may_carry_only_media_the_account_uploaded(x_api, x_credentials):
+    import tweepy
+
+    client = tweepy.Client(
+        consumer_key=x_credentials["consumer_key"],
+        consumer_secret=x_credentials["consumer_secret"],
+        access_token=x_credentials["access_token"],
+        access_token_secret=x_credentials["token_secret"],
+    )
+    client.session = BaseUrlSession(x_api.base_url, (5.0, 5.0))
+
+    with pytest.raises(tweepy.BadRequest, match="not media this account uploaded"):
+        client.create_tweet(text=LINE, media_ids=["1900000000000000000"], user_auth=True)
+
+    assert x_api.tweets == []
 
 
 def test_whoami_names_the_account(target):
@@ -398,10 +470,13 @@ def test_no_secret_reaches_logs_errors_or_output(x_api, x_credentials, history, 
     caplog.set_level(logging.DEBUG)
     target = make_target(x_api, x_credentials)
     x_api.plan(Planned(429, {"x-rate-limit-reset": str(int(time.time()) + 2)}))
-    post_sentence(LINE, target, history, Budget())
+    post_sentence(LINE, target, history, Budget(), card=render_card(LINE))
     x_api.plan(Planned(503))
     with pytest.raises(OutcomeUnknown):
         post_sentence(OTHER, target, history, Budget())
+    x_api.plan_upload(Planned(400))
+    with pytest.raises(PostingError):
+        post_sentence(OTHER, target, history, Budget(), card=render_card(OTHER))
     flow = PinFlow(x_credentials["consumer_key"], x_credentials["consumer_secret"], x_api.base_url)
     flow.authorization_url()
     issued = flow.access_token(x_api.pin)

@@ -1,9 +1,11 @@
 """A local stand-in for the X API that checks OAuth 1.0a HMAC-SHA1 signatures with oauthlib.
 
 Implements `POST /oauth/request_token`, `GET /oauth/authorize` (shows the PIN), `POST /oauth/access_token`,
-`POST /2/tweets` and `GET /2/users/me`. Every request is logged in `requests`, so tests can prove that
-nothing was sent. Planned answers (429, 503, a slow reply) are queued for `POST /2/tweets` with `plan`,
-for `GET /2/users/me` with `plan_me`.
+`POST /2/tweets` (with `media.media_ids` of uploads it issued), `GET /2/users/me`, and the v1.1 simple
+upload `POST /1.1/media/upload.json` with `POST /1.1/media/metadata/create.json` (alt text). Every
+request is logged in `requests`, so tests can prove that nothing was sent. Planned answers (429, 503, a
+slow reply) are queued for `POST /2/tweets` with `plan`, for `GET /2/users/me` with `plan_me`, for
+`POST /1.1/media/upload.json` with `plan_upload`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import threading
 import time
 from collections import deque
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qs, urlsplit
 
 from oauthlib.common import generate_token
@@ -19,6 +23,11 @@ from oauthlib.oauth1 import AccessTokenEndpoint, RequestTokenEndpoint, RequestVa
 from posting.loopback_api_server import ApiHandler, LoopbackApiServer, Planned
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIMPLE_UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # X's limit for an image sent in one request
+ALT_TEXT_MAX_CHARS = 1000
+V2_ROUTES = {("POST", "/2/tweets"), ("GET", "/2/users/me")}
+MEDIA_ROUTES = {("POST", "/1.1/media/upload.json"), ("POST", "/1.1/media/metadata/create.json")}
 
 
 class _Validator(RequestValidator):
@@ -117,9 +126,12 @@ class _Handler(ApiHandler):
     api: XApiServer
 
     def route(self, method: str, path: str, raw_body: bytes) -> None:
-        body = raw_body.decode("utf-8")
         uri = f"http://{self.headers['Host']}{self.path}"
         headers = {"Authorization": self.headers.get("Authorization", "")}
+        if (method, path) in MEDIA_ROUTES:  # a binary (multipart) body
+            self._media_call(path, uri, raw_body, headers)
+            return
+        body = raw_body.decode("utf-8")
         if (method, path) == ("POST", "/oauth/request_token"):
             self._token_response(self.api.request_token_endpoint.create_request_token_response, uri, body, headers)
         elif (method, path) == ("GET", "/oauth/authorize"):
@@ -129,7 +141,7 @@ class _Handler(ApiHandler):
             self._send(200 if known else 404, page.encode(), "text/html")
         elif (method, path) == ("POST", "/oauth/access_token"):
             self._token_response(self.api.access_token_endpoint.create_access_token_response, uri, body, headers)
-        elif (method, path) in {("POST", "/2/tweets"), ("GET", "/2/users/me")}:
+        elif (method, path) in V2_ROUTES:
             self._api_call(method, path, uri, body, headers)
         else:
             self._json(404, {"title": "Not Found", "status": 404, "detail": f"no route {method} {path}"})
@@ -138,11 +150,19 @@ class _Handler(ApiHandler):
         response_headers, response_body, status = create(uri, http_method="POST", body=body, headers=headers)
         self._send(status, (response_body or "").encode(), "application/x-www-form-urlencoded")
 
-    def _api_call(self, method: str, path: str, uri: str, body: str, headers: dict[str, str]) -> None:
-        # The JSON body is not part of an OAuth 1.0a signature: only method, URL and oauth_* parameters are.
+    def _signed_token(self, method: str, uri: str, headers: dict[str, str]) -> str | None:
+        """The access token of a validly signed request, else None.
+
+        JSON and multipart bodies are not part of an OAuth 1.0a signature: only the method, the URL and
+        the oauth_* parameters are (X signs form-encoded bodies only).
+        """
         valid, request = self.api.signature_endpoint.validate_request(uri, method, None, headers)
         token = request.resource_owner_key if request is not None else None
-        if not valid or token not in self.api.access_tokens:
+        return token if valid and token in self.api.access_tokens else None
+
+    def _api_call(self, method: str, path: str, uri: str, body: str, headers: dict[str, str]) -> None:
+        token = self._signed_token(method, uri, headers)
+        if token is None:
             self._json(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
             return
         if path == "/2/users/me":
@@ -152,23 +172,91 @@ class _Handler(ApiHandler):
                 return
             self._json(200, {"data": {"id": "1234567890", "name": "SoulsGen", "username": self.api.username}})
             return
+        payload = json.loads(body)
+        media_ids = payload.get("media", {}).get("media_ids", [])
+        unknown = [media_id for media_id in media_ids if self.api.media.get(media_id, {}).get("owner") != token]
+        if unknown:
+            self._json(400, _invalid_request(f"media_ids {unknown} are not media this account uploaded"))
+            return
         planned = self.api.next_planned(self.api.planned)
         if planned.status is not None:
             if planned.also_create:
-                self.api.create_tweet(json.loads(body)["text"])
+                self.api.create_tweet(payload["text"], media_ids)
             self._planned_failure(planned)
             return
-        status, answer = self.api.create_tweet(json.loads(body)["text"])
+        status, answer = self.api.create_tweet(payload["text"], media_ids)
         if planned.delay_s:
             time.sleep(planned.delay_s)
         self._json(status, answer)
+
+    def _media_call(self, path: str, uri: str, raw_body: bytes, headers: dict[str, str]) -> None:
+        token = self._signed_token("POST", uri, headers)
+        if token is None:
+            self._json(401, {"errors": [{"code": 32, "message": "Could not authenticate you."}]})
+            return
+        if path == "/1.1/media/metadata/create.json":
+            self._set_alt_text(raw_body, token)
+            return
+        planned = self.api.next_planned(self.api.planned_upload)
+        if planned.status is not None:
+            self._json(planned.status, {"errors": [{"code": 131, "message": "planned"}]}, planned.headers)
+            return
+        image = _multipart_field(self.headers.get("Content-Type", ""), raw_body, "media")
+        if image is None or not image.startswith(PNG_SIGNATURE) or len(image) > SIMPLE_UPLOAD_MAX_BYTES:
+            self._json(400, {"errors": [{"code": 324, "message": "media must be a PNG under 5 MB in field media"}]})
+            return
+        media_id = self.api.store_media(image, token)
+        self._json(
+            200,
+            {
+                "media_id": int(media_id),
+                "media_id_string": media_id,
+                "size": len(image),
+                "expires_after_secs": 86400,
+                "image": {"image_type": "image/png"},
+            },
+        )
+
+    def _set_alt_text(self, raw_body: bytes, token: str) -> None:
+        payload = json.loads(raw_body)
+        media = self.api.media.get(str(payload.get("media_id")))
+        alt = payload.get("alt_text", {}).get("text")
+        if media is None or media["owner"] != token:
+            self._json(400, {"errors": [{"code": 324, "message": "unknown media_id"}]})
+        elif not isinstance(alt, str) or not 0 < len(alt) <= ALT_TEXT_MAX_CHARS:
+            self._json(
+                400, {"errors": [{"code": 324, "message": f"alt_text.text needs 1..{ALT_TEXT_MAX_CHARS} chars"}]}
+            )
+        else:
+            media["alt"] = alt
+            self._send(200, b"", "text/plain")
 
     def _planned_failure(self, planned: Planned) -> None:
         self._json(planned.status, {"title": "planned", "status": planned.status, "detail": "planned"}, planned.headers)
 
 
+def _invalid_request(message: str) -> dict:
+    return {
+        "errors": [{"message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+def _multipart_field(content_type: str, body: bytes, name: str) -> bytes | None:
+    """The bytes of form field `name` of a multipart/form-data body, or None."""
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == name:
+            return part.get_payload(decode=True)
+    return None
+
+
 class XApiServer(LoopbackApiServer):
-    """One app and its accounts; `plan` answers `POST /2/tweets`, `plan_me` answers `GET /2/users/me`."""
+    """One app and its accounts; `plan` answers `POST /2/tweets`, `plan_me` `GET /2/users/me`, `plan_upload` uploads."""
 
     handler = _Handler
 
@@ -181,8 +269,10 @@ class XApiServer(LoopbackApiServer):
         self.access_tokens: dict[str, str] = {}
         self.request_tokens: dict[str, str] = {}
         self.issued: list[tuple[str, str]] = []
-        self.tweets: list[dict[str, str]] = []
+        self.tweets: list[dict] = []
+        self.media: dict[str, dict] = {}  # media id: {"png", "owner" (access token), "alt"}
         self.planned_me: deque[Planned] = deque()  # answers for `GET /2/users/me`
+        self.planned_upload: deque[Planned] = deque()  # answers for `POST /1.1/media/upload.json`
         validator = _Validator(self)
         self.signature_endpoint = SignatureOnlyEndpoint(validator)
         self.request_token_endpoint = RequestTokenEndpoint(validator)
@@ -194,11 +284,22 @@ class XApiServer(LoopbackApiServer):
     def plan_me(self, *answers: Planned) -> None:
         self.planned_me.extend(answers)
 
-    def create_tweet(self, text: str) -> tuple[int, dict]:
+    def plan_upload(self, *answers: Planned) -> None:
+        self.planned_upload.extend(answers)
+
+    def store_media(self, png: bytes, owner: str) -> str:
+        with self._lock:
+            media_id = str(1_900_000_000_000_000_000 + len(self.media))
+            self.media[media_id] = {"png": png, "owner": owner, "alt": None}
+        return media_id
+
+    def create_tweet(self, text: str, media_ids: list[str] | None = None) -> tuple[int, dict]:
         with self._lock:
             if any(tweet["text"] == text for tweet in self.tweets):
                 return 403, {"title": "Forbidden", "status": 403, "type": "about:blank", "detail": DUPLICATE_DETAIL}
             tweet = {"id": str(1_800_000_000_000_000_000 + len(self.tweets)), "text": text}
+            if media_ids:
+                tweet["media_ids"] = list(media_ids)
             self.tweets.append(tweet)
         return 201, {"data": {"id": tweet["id"], "text": text, "edit_history_tweet_ids": [tweet["id"]]}}
 
