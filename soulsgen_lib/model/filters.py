@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 NEAR_COPY_RATIO = 0.7
 # "with with", "the the": a small model's stutter, almost never meant in game text.
 _REPEATED_WORD = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.IGNORECASE)
+# "linen,, hidden", "fire, . And": a comma or colon run into another mark; an ellipsis after one is fine.
+_STACKED_PUNCTUATION = re.compile(r"[,;:]\s*(?:[,;:!?]|\.(?!\.\.))")
 _ARTICLE = re.compile(r"\b(an?)\s+([^\W\d_][\w'’-]*)", re.IGNORECASE)
 _SILENT_H = ("hour", "honest", "honor", "honour", "heir")
 _SENTENCE_BREAKS = frozenset({"", ".", "!", "?", ":", ";", '"', "“", "‘", "'", "(", "—", "…"})
@@ -106,6 +108,7 @@ FILTERS: tuple[TextFilter, ...] = (
     TextFilter("unbalanced", lambda text, config, context: balanced(text)),
     TextFilter("no_sentence_end", lambda text, config, context: ends_like_sentence(text)),
     TextFilter("repeated_word", lambda text, config, context: not _REPEATED_WORD.search(text)),
+    TextFilter("stacked_punctuation", lambda text, config, context: not _STACKED_PUNCTUATION.search(text)),
     TextFilter(
         "article", lambda text, config, context: not article_mismatch(text, _corpus(context).bigrams), needs_corpus=True
     ),
