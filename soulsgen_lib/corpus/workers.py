@@ -43,7 +43,7 @@ def worker_count(requested: int, tasks: int) -> int:
         return 1  # a daemonic process (a Celery worker, say) may not start processes of its own
     if requested:
         return max(1, min(requested, tasks))
-    # Workers cost some 15% more CPU time in all (forks, transfers): they pay on idle CPUs, not on busy ones.
+    # Workers cost more CPU time in all (forks, transfers): they pay on idle CPUs, not on busy ones.
     try:
         busy = max(0.0, os.getloadavg()[0] - 1.0)  # the last minute's load, less this process
     except (AttributeError, OSError):  # no load average on this system

@@ -43,7 +43,7 @@ class PackageOptions:
     # that wait for each other can be ten times slower than one; with several workers, split the cores.
     torch_threads: int | None = None
     # Weights' precision (None: bf16 on GPUs that support it, else fp32). On a CPU, bf16 halves the
-    # memory each token reads: a lone sentence is ~1.7x faster, a large batch slower.
+    # memory each token reads: a lone sentence is faster, a large batch slower (README, "Benchmarks").
     precision: str | None = None
 
     def model_config_yaml(self) -> str:
