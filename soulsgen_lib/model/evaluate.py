@@ -239,7 +239,7 @@ def distribution_measures(
 
     real = sentence_embeddings(test_sentences)
     fluency = ClassNgramModel(train_sentences)
-    measures: dict = {"test": {"fluency_perplexity": round(fluency.perplexity(test_sentences), 3)}}
+    measures: dict = {"test": {"fluency_perplexity": _finite(fluency.perplexity(test_sentences))}}
     for name, sentence_sets in runs.items():
         # MAUVE of a handful of sentences says nothing: a seed that got fewer than ten is left out.
         by_seed = [mauve_score(sentence_embeddings(s), real, seed) for s in sentence_sets if len(s) >= MAUVE_MIN]
@@ -249,9 +249,14 @@ def distribution_measures(
             "mauve": round(mean, 4) if by_seed else None,
             "mauve_spread": round(spread, 4) if by_seed else None,
             "mauve_by_seed": [round(m, 4) for m in by_seed],
-            "fluency_perplexity": round(fluency.perplexity(sentence_sets[0]), 3),
+            "fluency_perplexity": _finite(fluency.perplexity(sentence_sets[0])),
         }
     return measures
+
+
+def _finite(perplexity: float) -> float | None:
+    """A perplexity for the scorecard; None when nothing was scored (JSON and XCom refuse infinity)."""
+    return round(perplexity, 3) if math.isfinite(perplexity) else None
 
 
 def evaluate_model(

@@ -10,7 +10,14 @@ from fixtures_model import toy_sentences, word_salad
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
-from soulsgen_lib.model.evaluate import collect, distinct_2, evaluate_model, js_divergence, length_histogram
+from soulsgen_lib.model.evaluate import (
+    collect,
+    distinct_2,
+    distribution_measures,
+    evaluate_model,
+    js_divergence,
+    length_histogram,
+)
 from soulsgen_lib.model.fluency import ClassNgramModel, word_class
 from soulsgen_lib.model.mauve import mauve_score, sentence_embeddings
 
@@ -132,3 +139,10 @@ def test_report_shows_mauve_fluency_and_random_sentences_beside_test_ones(tmp_pa
     shown = [html.unescape(s) for s in re.findall(r"<li>(.*?)</li>", report)]
     assert sum(s in test_sentences for s in shown) >= 20
     assert all(html.escape(s) in report for s in scorecard["model"]["examples"])
+
+
+def test_a_model_that_wrote_nothing_gets_a_json_scorecard_not_infinity():
+    real = ["The bell tolls for the drowned keep.", "A grey knight guards the old gate."] * 10
+    measures = distribution_measures({"model": [[]]}, real, real, seed=0)
+    assert measures["model"]["fluency_perplexity"] is None and measures["model"]["mauve"] is None
+    json.dumps(measures, allow_nan=False)  # XCom and strict JSON readers refuse infinity
