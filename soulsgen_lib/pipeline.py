@@ -229,10 +229,10 @@ def build_corpus_step(plan: RunPlan) -> dict[str, Any]:
 
 def train_step(plan: RunPlan) -> dict[str, Any]:
     """Train here (the tokenizer too, from the plan's overrides); a retried task resumes from the last checkpoint."""
-    from soulsgen_lib.model.train import CHECKPOINT_FILE, train_model
+    from soulsgen_lib.model.train import train_model
 
     layout = plan.layout
-    resume = (layout.model_dir / CHECKPOINT_FILE).is_file()
+    resume = ModelFolder(layout.model_dir).file(ModelFolder.CHECKPOINT).is_file()  # a retried task resumes
     card = train_model(
         layout.corpus_dir,
         layout.model_dir,

@@ -38,8 +38,6 @@ from soulsgen_lib.model.tokenizer import AnyTokenizer, SubwordTokenizer, train_t
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FILE = ModelFolder.CHECKPOINT  # what a retried pipeline task looks for to resume
-
 
 def lr_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay down to `min_lr_ratio`."""

@@ -18,8 +18,6 @@ from soulsgen_lib.model.config import resolve_configs
 from soulsgen_lib.model.tokenizer import load_tokenizer
 from soulsgen_lib.model.train import train_model
 
-CHECKPOINT_FILE = ModelFolder.CHECKPOINT
-
 FAST = {"eval_every": 10, "log_every": 5}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -52,7 +50,7 @@ def killed_at_checkpoint(step: int | None = None) -> Iterator[None]:
 def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_dir):
     for name in (*MODEL_FILES, "metrics.jsonl", "loss_curve.png"):
         assert (tiny_model_dir / name).is_file(), name
-    assert not (tiny_model_dir / CHECKPOINT_FILE).exists()
+    assert not (tiny_model_dir / ModelFolder.CHECKPOINT).exists()
     card = json.loads((tiny_model_dir / "model_card.json").read_text())
     assert card["preset"] == "tiny"
     assert card["corpus_hash"] == json.loads((model_corpus_dir / "manifest.json").read_text())["corpus_hash"]
@@ -75,7 +73,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, model_corpus
         train_model(
             model_corpus_dir, tmp_path / "killed", preset="tiny", steps=steps, seed=3, overrides=FAST, progress=False
         )
-    assert torch.load(tmp_path / "killed" / CHECKPOINT_FILE, weights_only=False)["step"] == 20
+    assert torch.load(tmp_path / "killed" / ModelFolder.CHECKPOINT, weights_only=False)["step"] == 20
 
     card = train_model(
         model_corpus_dir,
