@@ -87,6 +87,13 @@ def write_word_counts(path: Path, counts: Counter[str]) -> None:
     write_text_atomic(path, "".join(f"{word}\t{count}\n" for word, count in counts.most_common()))
 
 
+class EvaluationFolder:
+    """The file names of an evaluation's outputs: the scorecard and its HTML report."""
+
+    SCORECARD = "scorecard.json"
+    REPORT = "report.html"
+
+
 @dataclass(frozen=True)
 class ModelFolder:
     """A trained model: weights, tokenizer, word lists, novelty index, metrics and the model card."""

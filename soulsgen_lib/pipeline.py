@@ -22,7 +22,7 @@ from typing import Any
 
 from soulsgen_lib.cloud.gce import VmSpec
 from soulsgen_lib.errors import SoulsgenError
-from soulsgen_lib.folders import CorpusFolder, ModelFolder
+from soulsgen_lib.folders import CorpusFolder, EvaluationFolder, ModelFolder
 from soulsgen_lib.gametext.catalog import CORPUS_KINDS
 from soulsgen_lib.quality_gate import Baseline, QualityFloors, Verdict
 from soulsgen_lib.settings import Settings
@@ -73,7 +73,7 @@ class RunLayout:
 
     @property
     def scorecard(self) -> Path:
-        return self.evaluation_dir / "scorecard.json"
+        return self.evaluation_dir / EvaluationFolder.SCORECARD
 
     @property
     def model_store(self) -> Path:

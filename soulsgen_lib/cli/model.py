@@ -15,12 +15,12 @@ import click
 
 from soulsgen_lib.atomic import OutputKind, check_output_folder
 from soulsgen_lib.cli.common import artifact_folder, folder_option, home_option, model_option
-from soulsgen_lib.folders import ModelFolder
+from soulsgen_lib.folders import EvaluationFolder, ModelFolder
 from soulsgen_lib.model.config import DEFAULT_PRESET, PRESETS, PROMPT_STRATEGIES, TOKENIZER_KINDS
 from soulsgen_lib.model.filters import FilterConfig
 
 _MODEL_FOLDER = OutputKind("model folder", markers=(ModelFolder.CARD, ModelFolder.CHECKPOINT, ModelFolder.TOKENIZER))
-_EVALUATION_FOLDER = OutputKind("evaluation folder", markers=("scorecard.json", "report.html"))
+_EVALUATION_FOLDER = OutputKind("evaluation folder", markers=(EvaluationFolder.SCORECARD, EvaluationFolder.REPORT))
 
 
 def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from soulsgen_lib.atomic import write_text_atomic
+from soulsgen_lib.folders import EvaluationFolder
 from soulsgen_lib.model.config import SamplingDefaults
 from soulsgen_lib.model.data import read_sentences
 from soulsgen_lib.model.decoding import row_seed
@@ -333,8 +334,8 @@ def evaluate_model(
         scorecard[name].update(values)
     shown = random.Random(seed).sample(test_sentences, min(SHOWN_SENTENCES, len(test_sentences)))
     out_dir = Path(out_dir)
-    write_text_atomic(out_dir / "scorecard.json", json.dumps(scorecard, indent=2, ensure_ascii=False) + "\n")
-    write_text_atomic(out_dir / "report.html", render_html(scorecard, columns, shown))
+    write_text_atomic(out_dir / EvaluationFolder.SCORECARD, json.dumps(scorecard, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(out_dir / EvaluationFolder.REPORT, render_html(scorecard, columns, shown))
     return scorecard
 
 
