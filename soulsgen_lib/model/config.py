@@ -114,6 +114,7 @@ class SamplingDefaults:
     top_k: int = 200  # bounds the sort per step; the tail beyond it is noise
     prompt: str = "none"  # "none": start from <s>; "familiar": start with a frequent words.txt word
     max_rounds: int = 8  # resampling rounds before giving up on a request
+    shaped: bool = True  # keep rows to the filters' sentence shape while decoding (model/shaping.py)
 
     @classmethod
     def from_dict(cls, values: dict) -> SamplingDefaults:

@@ -16,6 +16,7 @@ import torch
 
 from soulsgen_lib.model.constraint import WordConstraint
 from soulsgen_lib.model.gpt import GPT
+from soulsgen_lib.model.shaping import ShapeRules
 from soulsgen_lib.model.tokenizer import AnyTokenizer
 
 _OPENING_MARKS = frozenset({'"', "'", "“", "‘", "(", "[", "...", "…", "¿", "¡"})
@@ -54,7 +55,8 @@ class Draft:
 
 
 class Decoder:
-    """Samples rows from a model; a sub-word model's rows keep to corpus words (`constraint`)."""
+    """Samples rows from a model; a sub-word model's rows keep to corpus words (`constraint`), and
+    every row to the sentence shape the filters want (`shape`)."""
 
     def __init__(
         self,
@@ -62,11 +64,13 @@ class Decoder:
         tokenizer: AnyTokenizer,
         device: torch.device,
         constraint: WordConstraint | None = None,
+        shape: ShapeRules | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.device = device
         self.constraint = constraint
+        self.shape = shape
         banned = [tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id]
         self._banned = torch.tensor(banned, dtype=torch.long, device=device)
         # A sentence never opens with a lowercase word or closing punctuation ("am consumed by ...", ", and").
@@ -78,10 +82,11 @@ class Decoder:
         )
 
     @torch.inference_mode()
-    def decode(self, rows: list[DecodeRow], top_k: int = 0) -> list[Draft]:
+    def decode(self, rows: list[DecodeRow], top_k: int = 0, shaped: bool = True) -> list[Draft]:
         """Decode all rows together with one key/value cache; a row leaves the batch at `</s>`.
 
-        `top_k` bounds the sort per step (0: the whole vocabulary).
+        `top_k` bounds the sort per step (0: the whole vocabulary); `shaped` False leaves out the
+        shape rules (to measure what they change).
         """
         if not rows:
             return []
@@ -103,6 +108,7 @@ class Decoder:
         running = torch.ones(count, dtype=torch.bool)  # neither ended nor over its character budget
         live = torch.arange(count)  # original row of each batch position
         spelled = [""] * count  # under a word constraint: the word each row is spelling
+        row_shape = self.shape.start(count) if self.shape is not None and shaped else None
         cache = model.new_cache(count)
         inputs = torch.full((count, 1), tok.bos_id, dtype=torch.long, device=device)
         for step in range(block - 1):
@@ -116,6 +122,8 @@ class Decoder:
                     for i, row in enumerate(live.tolist())
                 ]
                 logits.masked_fill_(~torch.stack(masks).to(device), -math.inf)
+            if row_shape is not None:
+                self.shape.restrict(logits, row_shape, live)
             chosen = self._choose(logits, temperature, top_p, uniforms[:, step], top_k)
             must = forced[:, step]
             chosen = torch.where(must >= 0, must, chosen).cpu()
@@ -124,6 +132,8 @@ class Decoder:
             out[rows_on, step] = chosen_on
             lengths[rows_on] = step + 1
             chars[rows_on] += self._token_chars[chosen_on]
+            if row_shape is not None:
+                self.shape.advance(row_shape, rows_on, chosen_on)
             if self.constraint is not None:
                 for row, token in zip(rows_on.tolist(), chosen_on.tolist(), strict=True):
                     spelled[row] = self.constraint.advance(spelled[row], token)

@@ -25,6 +25,7 @@ from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
 from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.novelty import NoveltyIndex
+from soulsgen_lib.model.shaping import ShapeRules
 from soulsgen_lib.model.tokenizer import AnyTokenizer, SubwordTokenizer
 from soulsgen_lib.textcheck import TWEET_MAX_WEIGHT
 
@@ -171,11 +172,12 @@ class Generator:
         constraint: WordConstraint | None = None,
         filters: FilterConfig | None = None,
     ) -> None:
-        self.decoder = Decoder(model, tokenizer, device, constraint)
+        self.filters = filters or FilterConfig()
+        shape = ShapeRules(tokenizer, self.filters.min_words, novelty.bigrams)
+        self.decoder = Decoder(model, tokenizer, device, constraint, shape)
         self.tokenizer = tokenizer
         self.novelty = novelty
         self.defaults = defaults
-        self.filters = filters or FilterConfig()
         self.model_version = model_version
         self.device = device
         self.stats = GenerationStats()
@@ -266,7 +268,9 @@ class Generator:
         for attempt in range(self.defaults.max_rounds):
             copies = min(4, attempt + 1)  # later rounds try a few samples per stubborn request at once
             owners = [index for index in pending for _ in range(copies)]
-            drafts = self.decoder.decode([plans[index].next_row() for index in owners], self.defaults.top_k)
+            drafts = self.decoder.decode(
+                [plans[index].next_row() for index in owners], self.defaults.top_k, self.defaults.shaped
+            )
             for index, draft in zip(owners, drafts, strict=True):
                 if results[index].text is not None:
                     continue
@@ -293,7 +297,9 @@ class Generator:
 
     def draft(self, requests: list[GenerationRequest]) -> list[Candidate]:
         """One raw sample per request with the first filter it fails (no resampling): for evaluation."""
-        drafts = self.decoder.decode([self._plan(request).next_row() for request in requests], self.defaults.top_k)
+        drafts = self.decoder.decode(
+            [self._plan(request).next_row() for request in requests], self.defaults.top_k, self.defaults.shaped
+        )
         seen: set[str] = set()
         out = []
         for request, draft in zip(requests, drafts, strict=True):
