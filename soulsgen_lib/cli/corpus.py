@@ -98,6 +98,11 @@ def corpus() -> None:
 @click.option(
     "--min-words", type=click.IntRange(1), default=3, show_default=True, help="Sentences with fewer words are dropped."
 )
+@click.option(
+    "--keep-fragments",
+    is_flag=True,
+    help="Keep captions and labels that do not end like a sentence (dropped by default: the bot posts sentences).",
+)
 @_selection_options
 @click.option("--skip-bad", is_flag=True, help="Build without unreadable files instead of failing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -108,6 +113,7 @@ def build(
     test_fraction: float,
     boilerplate_threshold: int,
     min_words: int,
+    keep_fragments: bool,
     game_ids: tuple[str, ...],
     kinds: str,
     languages: tuple[str, ...],
@@ -142,6 +148,7 @@ def build(
         test_fraction=test_fraction,
         boilerplate_threshold=boilerplate_threshold,
         min_words=min_words,
+        keep_fragments=keep_fragments,
         skip_bad=skip_bad,
         max_file_bytes=max_file_mib * 1024 * 1024,
         progress=not quiet,

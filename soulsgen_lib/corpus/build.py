@@ -31,6 +31,7 @@ from soulsgen_lib.gametext import DEFAULT_LANGUAGES, MAX_FILE_BYTES, FmgTable, G
 from soulsgen_lib.gametext import catalog as cat
 from soulsgen_lib.gametext.games import check_games
 from soulsgen_lib.gametext.sources import SourceFile, discover, read_tables, wanted_source
+from soulsgen_lib.textcheck import ends_like_sentence
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class CorpusOptions:
     test_fraction: float = 0.05
     boilerplate_threshold: int = 3  # a sentence found in this many distinct entries is kept once
     min_words: int = 3
+    keep_fragments: bool = False  # captions and labels that do not end like a sentence ("Raises attack power")
     dialogue_join_gap: int = 1000  # ids further apart than this are never one conversation line
     min_word_count: int = 3  # words.txt keeps words seen at least this often
     skip_bad: bool = False
@@ -323,6 +325,9 @@ class _FileReader:
                 counts.sentences[clean.OTHER_SCRIPT] += 1
             elif len(sentence.split()) < self.options.min_words:
                 counts.sentences[clean.TOO_SHORT] += 1
+            elif not self.options.keep_fragments and not ends_like_sentence(sentence):
+                # The bot only posts sentences; captions would teach the model to stop without one.
+                counts.sentences[clean.FRAGMENT] += 1
             else:
                 kept.append(sentence)
         return kept

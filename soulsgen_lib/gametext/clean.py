@@ -19,6 +19,7 @@ IDENTICAL_VARIANT = "identical_variant"
 DIALOGUE_JOIN = "dialogue_join"
 OTHER_SCRIPT = "other_script"
 TOO_SHORT = "too_short"
+FRAGMENT = "fragment"
 BOILERPLATE = "boilerplate"
 EXCLUDED_TABLE = "excluded_table"
 

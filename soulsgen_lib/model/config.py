@@ -112,6 +112,7 @@ class SamplingDefaults:
     temperature: float = 1.2
     top_p: float = 1.0
     top_k: int = 200  # bounds the sort per step; the tail beyond it is noise
+    min_p: float = 0.0  # drop tokens less likely than this share of the likeliest one (0: off)
     prompt: str = "none"  # "none": start from <s>; "familiar": start with a frequent words.txt word
     max_rounds: int = 8  # resampling rounds before giving up on a request
     shaped: bool = True  # keep rows to the filters' sentence shape while decoding (model/shaping.py)

@@ -42,6 +42,7 @@ class DecodeRow:
     temperature: float
     top_p: float
     max_chars: int
+    min_p: float = 0.0
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Decoder:
         uniforms = torch.stack([row.uniforms for row in rows]).to(device)
         temperature = torch.tensor([row.temperature for row in rows], device=device)
         top_p = torch.tensor([row.top_p for row in rows], device=device)
+        min_p = torch.tensor([row.min_p for row in rows], device=device)
         char_budget = torch.tensor([row.max_chars for row in rows], dtype=torch.long)
         forced = torch.full((count, block), -1, dtype=torch.long)
         for i, row in enumerate(rows):
@@ -124,7 +126,7 @@ class Decoder:
                 logits.masked_fill_(~torch.stack(masks).to(device), -math.inf)
             if row_shape is not None:
                 self.shape.restrict(logits, row_shape, live)
-            chosen = self._choose(logits, temperature, top_p, uniforms[:, step], top_k)
+            chosen = self._choose(logits, temperature, top_p, min_p, uniforms[:, step], top_k)
             must = forced[:, step]
             chosen = torch.where(must >= 0, must, chosen).cpu()
             rows_on = live[running[live]]  # finished rows may still sit in the batch until the next compaction
@@ -151,7 +153,8 @@ class Decoder:
                 keep_device = keep.to(device)
                 cache.keep_rows(keep_device)
                 chosen, uniforms = chosen[keep], uniforms[keep_device]
-                temperature, top_p, forced = temperature[keep_device], top_p[keep_device], forced[keep_device]
+                temperature, top_p, min_p = temperature[keep_device], top_p[keep_device], min_p[keep_device]
+                forced = forced[keep_device]
             inputs = chosen.to(device).unsqueeze(1)
         drafts = []
         for i, row in enumerate(rows):
@@ -166,15 +169,22 @@ class Decoder:
         logits: torch.Tensor,
         temperature: torch.Tensor,
         top_p: torch.Tensor,
+        min_p: torch.Tensor,
         uniform: torch.Tensor,
         top_k: int,
     ) -> torch.Tensor:
-        """Sample one token per row: temperature, top-k, then nucleus (top-p), by inverse CDF of `uniform`."""
+        """Sample one token per row: temperature, top-k, min-p, then nucleus (top-p), by inverse CDF of `uniform`.
+
+        Min-p drops tokens less likely than `min_p` times the likeliest one: the tail a hot sampler
+        would otherwise reach shrinks where the model is sure and stays wide where it is not.
+        """
         logits[:, self._banned] = -math.inf  # <unk> and the padding/start tokens are never written
         logits = logits / temperature[:, None]
         k = min(top_k or logits.size(1), logits.size(1))
         values, indices = torch.topk(logits, k, dim=1)
         probs = torch.softmax(values, dim=1)
+        probs = probs.masked_fill(probs < min_p[:, None] * probs[:, :1], 0.0)  # sorted: column 0 is the likeliest
+        probs = probs / probs.sum(dim=1, keepdim=True)
         before = probs.cumsum(dim=1) - probs
         probs = probs.masked_fill(before >= top_p[:, None], 0.0)  # the top token always stays
         cumulative = probs.cumsum(dim=1)

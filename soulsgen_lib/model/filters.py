@@ -35,7 +35,7 @@ _SENTENCE_BREAKS = frozenset({"", ".", "!", "?", ":", ";", '"', "“", "‘", "'
 class FilterConfig:
     """The limits the filters apply; stored in the model card under "filters"."""
 
-    min_words: int = 4
+    min_words: int = 3  # as `soulsgen corpus build --min-words`: real test sentences can be this short
     max_words: int = 40
     max_chars: int = TWEET_MAX_WEIGHT
     near_copy_ratio: float = NEAR_COPY_RATIO  # share of a sentence's words in one run shared with a training sentence

@@ -388,7 +388,7 @@ class _Plan:
         prompt = self.fixed_prompt if self.fixed_prompt is not None else self.owner.familiar_prompt(self.rng)
         steps = self.owner.model.config.block_size
         uniforms = torch.rand(steps, generator=self.rng, dtype=torch.float32)
-        return DecodeRow(prompt, uniforms, self.temperature, self.top_p, self.max_chars)
+        return DecodeRow(prompt, uniforms, self.temperature, self.top_p, self.max_chars, self.owner.defaults.min_p)
 
 
 def read_familiar_words(

@@ -39,12 +39,16 @@ from soulsgen_lib.model.tokenizer import AnyTokenizer, SubwordTokenizer, train_t
 log = logging.getLogger(__name__)
 
 
-def lr_factor(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay down to `min_lr_ratio`."""
+def lr_factor(step: int, config: TrainConfig, time_spent: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay down to `min_lr_ratio`.
+
+    The decay follows whichever budget runs out first: the steps, or the share of `max_minutes`
+    spent (`time_spent`, 0..1), so a run cut short by its time limit still ends on a low rate.
+    """
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
     span = max(1, config.max_steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
+    progress = min(1.0, max((step - config.warmup_steps) / span, time_spent))
     return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
@@ -222,7 +226,10 @@ class _TrainingRun:
         torch.manual_seed(seed)
         self.model = GPT(model_config).to(device)
         self.optimizer = make_optimizer(self.model, train_config, device)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(step, train_config))
+        self.time_spent = 0.0  # share of this run's max_minutes used so far: the rate decays by it too
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, train_config, self.time_spent)
+        )
         self.network: torch.nn.Module = self.model
         if train_config.compile:
             self.network = torch.compile(self.network)
@@ -293,7 +300,7 @@ class _TrainingRun:
         self.network.train()
         tokens_per_step = config.batch_size * self.model_config.block_size * self.runtime.world_size
         window_start, window_steps = time.perf_counter(), 0
-        deadline = time.monotonic() + config.max_minutes * 60 if config.max_minutes > 0 else None
+        run_start = time.monotonic()
         try:
             while self.step < config.max_steps and not self.early_stopped and not self.out_of_time:
                 inputs, targets = self.stream.sample(config.batch_size, self.data_generator)
@@ -328,7 +335,9 @@ class _TrainingRun:
                         )
                 if bar is not None:
                     bar.update(1)
-                self.out_of_time = deadline is not None and self._all_agree(time.monotonic() > deadline)
+                if config.max_minutes > 0:
+                    self.time_spent = self._agreed_max((time.monotonic() - run_start) / (config.max_minutes * 60))
+                    self.out_of_time = self.time_spent >= 1.0
                 if self.step % config.eval_every == 0 or self.step == config.max_steps or self.out_of_time:
                     self._evaluate_and_checkpoint()
                     window_start = time.perf_counter()
@@ -336,13 +345,13 @@ class _TrainingRun:
             if bar is not None:
                 bar.close()
 
-    def _all_agree(self, flag: bool) -> bool:
-        """True when any process says so: every process must stop at the same step."""
+    def _agreed_max(self, value: float) -> float:
+        """The largest of every process's `value`: all must stop, and set the rate, alike."""
         if self.runtime.world_size == 1:
-            return flag
-        value = torch.tensor([float(flag)], device=self.device)
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
+            return value
+        shared = torch.tensor([value], device=self.device)
+        dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+        return float(shared.item())
 
     def _evaluate_and_checkpoint(self) -> None:
         blocks = self.val_blocks[: self.config.eval_max_blocks]

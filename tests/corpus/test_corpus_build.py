@@ -74,6 +74,24 @@ def test_boilerplate_is_kept_once_above_the_threshold(tmp_path):
     assert [row["sentence"] for row in _rows(tmp_path / "kept_all")].count(shared) == 5
 
 
+def test_captions_that_do_not_end_like_a_sentence_are_dropped_unless_kept(tmp_path):
+    entries = [
+        (1, "Raises physical attack power"),
+        (2, "A blade of the drowned archive. Its edge still hums (faintly)"),
+        (3, "“Who goes there?”"),
+    ]
+    write_table(tmp_path / "game", "Item_description_", entries)
+    build_corpus([tmp_path / "game"], tmp_path / "sentences")
+    assert sorted(row["sentence"] for row in _rows(tmp_path / "sentences")) == [
+        "A blade of the drowned archive.",
+        "“Who goes there?”",
+    ]
+    manifest = json.loads((tmp_path / "sentences" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rules"]["sentences_removed"]["fragment"] == 2
+    build_corpus([tmp_path / "game"], tmp_path / "all", CorpusOptions(keep_fragments=True))
+    assert len(_rows(tmp_path / "all")) == 4
+
+
 def test_split_is_by_entry_and_follows_the_fraction(tmp_path):
     entries = [(i, f"Entry {i} tells a tale. It has a second sentence too.") for i in range(400)]
     write_table(tmp_path / "game", "Item_long_desc_", entries)

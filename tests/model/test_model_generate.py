@@ -1,7 +1,9 @@
 import dataclasses
+import math
 import random
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from soulsgen_lib.cli import main as soulsgen
@@ -183,3 +185,21 @@ def test_a_or_an_must_agree_with_the_next_word():
 def test_a_sentence_with_a_wrong_article_is_rejected(generator):
     assert generator.first_failure("The old knight guards an broken lantern.", 280) == "article"
     assert generator.first_failure("The old knight guards an empty crown beneath the tower.", 280) is None
+
+
+def test_min_p_drops_tokens_far_less_likely_than_the_likeliest(generator):
+    vocab = generator.tokenizer.vocab_size
+    logits = torch.full((2, vocab), -math.inf)
+    likely, middling, rare = 10, 11, 12
+    logits[:, [likely, middling, rare]] = torch.log(torch.tensor([0.6, 0.3, 0.1]))
+    last_draw = torch.tensor([0.999, 0.999])  # inverse CDF: the least likely token still allowed
+    one = torch.ones(2)
+    chosen = generator.decoder._choose(logits.clone(), one, one, torch.tensor([0.0, 0.2]), last_draw, top_k=0)
+    assert chosen.tolist() == [rare, middling]  # 0.1 < 0.2 * 0.6: cut in the second row only
+    sentences = generator.sample(20, seed=3)
+    generator.defaults = dataclasses.replace(generator.defaults, min_p=0.1)
+    try:
+        assert all(first_failure(text) is None for text in generator.sample(20, seed=3))
+    finally:
+        generator.defaults = dataclasses.replace(generator.defaults, min_p=0.0)
+    assert generator.sample(20, seed=3) == sentences

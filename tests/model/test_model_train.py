@@ -109,6 +109,17 @@ def test_a_time_limit_stops_training_with_the_best_weights_kept(tmp_path, model_
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["stopped_by_time_limit"] is True
 
 
+def test_the_rate_decays_by_whichever_budget_runs_out_first():
+    _, config = resolve_configs("small", steps=1000)
+    warm = config.warmup_steps
+    assert training.lr_factor(warm, config) == pytest.approx(1.0)
+    assert training.lr_factor(warm, config, time_spent=1.0) == pytest.approx(config.min_lr_ratio)
+    halfway_by_time = training.lr_factor(warm, config, time_spent=0.5)
+    assert halfway_by_time == pytest.approx(training.lr_factor(warm + (1000 - warm) // 2, config), abs=1e-3)
+    assert training.lr_factor(999, config, time_spent=0.1) == pytest.approx(training.lr_factor(999, config))
+    assert training.lr_factor(0, config, time_spent=0.9) == pytest.approx(1 / warm)  # warm-up first
+
+
 def test_bad_inputs_fail_clearly_and_leave_the_earlier_model_intact(tmp_path, tiny_model_dir, model_corpus_dir):
     import shutil
 
