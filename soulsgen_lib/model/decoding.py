@@ -4,6 +4,12 @@ All rows are decoded together, one forward pass per step for the whole batch; a 
 `</s>` and leaves the batch, so short sentences cost only their own length. Each row draws its
 random numbers from its own seeded stream, so a row gives the same sentence on CPU whatever else
 is in the batch.
+
+A whole-word model may sample in two temperatures: the word class to write next (a glue word
+such as "the" or "of", a punctuation mark, or a class of other words by shape: a name, an "-ing"
+word, ...) at `class_temperature`, and the word within that class at `temperature`. A cool class
+choice keeps the grammar the model is sure of; a hot word choice keeps the vocabulary varied.
+One temperature must trade one for the other.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from soulsgen_lib.model.constraint import WordConstraint
+from soulsgen_lib.model.fluency import word_class
 from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.shaping import ShapeRules
 from soulsgen_lib.model.tokenizer import AnyTokenizer
@@ -43,6 +50,7 @@ class DecodeRow:
     top_p: float
     max_chars: int
     min_p: float = 0.0
+    class_temperature: float = 0.0  # 0: one temperature for the class and the word
 
 
 @dataclass
@@ -57,7 +65,8 @@ class Draft:
 
 class Decoder:
     """Samples rows from a model; a sub-word model's rows keep to corpus words (`constraint`), and
-    every row to the sentence shape the filters want (`shape`)."""
+    every row to the sentence shape the filters want (`shape`). A whole-word model's word classes
+    come from `use_glue_words` (see the module's docstring); without them `class_temperature` is ignored."""
 
     def __init__(
         self,
@@ -81,6 +90,18 @@ class Decoder:
         self._token_chars = torch.tensor(
             [len(tokenizer.piece_text(i)) for i in range(tokenizer.vocab_size)], dtype=torch.long
         )
+        self._classes: torch.Tensor | None = None  # class id of every token
+        self._class_count = 0
+
+    def use_glue_words(self, glue_words: frozenset[str]) -> None:
+        """Give every token its word class: a glue word or mark its own, other words their shape's."""
+        if self.tokenizer.kind != "word":
+            return  # a sub-word piece is no word to class
+        names: dict[str, int] = {}
+        pieces = (self.tokenizer.piece_text(i) for i in range(self.tokenizer.vocab_size))
+        classes = [names.setdefault(word_class(piece, glue_words), len(names)) for piece in pieces]
+        self._classes = torch.tensor(classes, dtype=torch.long, device=self.device)
+        self._class_count = len(names)
 
     @torch.inference_mode()
     def decode(self, rows: list[DecodeRow], top_k: int = 0, shaped: bool = True) -> list[Draft]:
@@ -98,6 +119,7 @@ class Decoder:
         temperature = torch.tensor([row.temperature for row in rows], device=device)
         top_p = torch.tensor([row.top_p for row in rows], device=device)
         min_p = torch.tensor([row.min_p for row in rows], device=device)
+        class_temperature = torch.tensor([row.class_temperature for row in rows], device=device)
         char_budget = torch.tensor([row.max_chars for row in rows], dtype=torch.long)
         forced = torch.full((count, block), -1, dtype=torch.long)
         for i, row in enumerate(rows):
@@ -126,7 +148,7 @@ class Decoder:
                 logits.masked_fill_(~torch.stack(masks).to(device), -math.inf)
             if row_shape is not None:
                 self.shape.restrict(logits, row_shape, live)
-            chosen = self._choose(logits, temperature, top_p, min_p, uniforms[:, step], top_k)
+            chosen = self._choose(logits, temperature, class_temperature, top_p, min_p, uniforms[:, step], top_k)
             must = forced[:, step]
             chosen = torch.where(must >= 0, must, chosen).cpu()
             rows_on = live[running[live]]  # finished rows may still sit in the batch until the next compaction
@@ -154,6 +176,7 @@ class Decoder:
                 cache.keep_rows(keep_device)
                 chosen, uniforms = chosen[keep], uniforms[keep_device]
                 temperature, top_p, min_p = temperature[keep_device], top_p[keep_device], min_p[keep_device]
+                class_temperature = class_temperature[keep_device]
                 forced = forced[keep_device]
             inputs = chosen.to(device).unsqueeze(1)
         drafts = []
@@ -168,21 +191,28 @@ class Decoder:
         self,
         logits: torch.Tensor,
         temperature: torch.Tensor,
+        class_temperature: torch.Tensor,
         top_p: torch.Tensor,
         min_p: torch.Tensor,
         uniform: torch.Tensor,
         top_k: int,
     ) -> torch.Tensor:
-        """Sample one token per row: temperature, top-k, min-p, then nucleus (top-p), by inverse CDF of `uniform`.
+        """Sample one token per row: top-k, temperature(s), min-p, then nucleus (top-p), by inverse CDF of `uniform`.
 
         Min-p drops tokens less likely than `min_p` times the likeliest one: the tail a hot sampler
         would otherwise reach shrinks where the model is sure and stays wide where it is not.
         """
         logits[:, self._banned] = -math.inf  # <unk> and the padding/start tokens are never written
-        logits = logits / temperature[:, None]
         k = min(top_k or logits.size(1), logits.size(1))
         values, indices = torch.topk(logits, k, dim=1)
-        probs = torch.softmax(values, dim=1)
+        probs = torch.softmax(values / temperature[:, None], dim=1)
+        by_class = class_temperature > 0
+        if self._classes is not None and bool(by_class.any()):
+            probs = torch.where(
+                by_class[:, None], self._class_then_word(values, indices, probs, class_temperature), probs
+            )
+            probs, order = probs.sort(dim=1, descending=True)
+            indices = indices.gather(1, order)
         probs = probs.masked_fill(probs < min_p[:, None] * probs[:, :1], 0.0)  # sorted: column 0 is the likeliest
         probs = probs / probs.sum(dim=1, keepdim=True)
         before = probs.cumsum(dim=1) - probs
@@ -191,3 +221,19 @@ class Decoder:
         targets = (uniform * cumulative[:, -1]).unsqueeze(1)
         picks = torch.searchsorted(cumulative, targets, right=True).clamp_(max=k - 1)
         return indices.gather(1, picks).squeeze(1)
+
+    def _class_then_word(
+        self, values: torch.Tensor, indices: torch.Tensor, word_probs: torch.Tensor, class_temperature: torch.Tensor
+    ) -> torch.Tensor:
+        """P(token) = P(its class) at `class_temperature` x P(token within its class) at the word temperature.
+
+        `values`/`indices` are the top-k logits and their tokens; `word_probs` their softmax at the
+        word temperature. A class's weight is the model's own probability mass on its tokens.
+        """
+        classes = self._classes[indices]
+        mass = torch.zeros(values.size(0), self._class_count, device=values.device)
+        mass.scatter_add_(1, classes, torch.softmax(values, dim=1))
+        cooled = (mass.log() / class_temperature.clamp_min(1e-6)[:, None]).softmax(dim=1)  # log 0 = -inf: weight 0
+        within = torch.zeros_like(mass).scatter_add_(1, classes, word_probs)
+        # A class the rules left no token in has no mass: its tokens stay at 0 rather than 0/0.
+        return cooled.gather(1, classes) * word_probs / within.gather(1, classes).clamp_min(1e-30)

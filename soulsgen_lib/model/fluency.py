@@ -31,6 +31,11 @@ class FluencyConfig:
     glue_words: int = 150  # this many most frequent train words keep their own class
 
 
+def most_frequent_words(words: Iterable[str], count: int) -> frozenset[str]:
+    """The `count` most frequent of `words` (a corpus's case-folded words): the glue words, each a class of its own."""
+    return frozenset(word for word, _ in Counter(words).most_common(count))
+
+
 def word_class(token: str, glue: frozenset[str]) -> str:
     """The class a token stands for: itself for glue words and punctuation, else its shape/ending class."""
     if not is_word(token):
@@ -54,8 +59,8 @@ class ClassNgramModel:
     def __init__(self, sentences: Iterable[str], config: FluencyConfig | None = None) -> None:
         self.config = config or FluencyConfig()
         sentences = list(sentences)
-        frequency = Counter(t.casefold() for s in sentences for t in split_words(s) if is_word(t))
-        self.glue = frozenset(word for word, _ in frequency.most_common(self.config.glue_words))
+        words = (token.casefold() for sentence in sentences for token in split_words(sentence) if is_word(token))
+        self.glue = most_frequent_words(words, self.config.glue_words)
         # counts[h][w] for every context length 0..order-1 (h is a tuple of classes)
         self.counts: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         for sentence in sentences:

@@ -23,6 +23,7 @@ from soulsgen_lib.model.decoding import Decoder, DecodeRow, Draft, row_seed
 from soulsgen_lib.model.device import bf16_supported, pick_device
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
+from soulsgen_lib.model.fluency import most_frequent_words
 from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.novelty import NoveltyIndex
 from soulsgen_lib.model.shaping import ShapeRules
@@ -177,12 +178,25 @@ class Generator:
         self.decoder = Decoder(model, tokenizer, device, constraint, shape)
         self.tokenizer = tokenizer
         self.novelty = novelty
+        self._glue_words_count: int | None = None
         self.defaults = defaults
         self.model_version = model_version
         self.device = device
         self.stats = GenerationStats()
         self._familiar_ids = [ids for ids, _ in familiar]
         self._familiar_cumulative = torch.tensor([count for _, count in familiar], dtype=torch.float64).cumsum(0)
+
+    @property
+    def defaults(self) -> SamplingDefaults:
+        return self._defaults
+
+    @defaults.setter
+    def defaults(self, defaults: SamplingDefaults) -> None:
+        self._defaults = defaults
+        if defaults.glue_words != self._glue_words_count:
+            words = (word for sentence in self.novelty.sentences for word in sentence)
+            self.decoder.use_glue_words(most_frequent_words(words, defaults.glue_words))
+            self._glue_words_count = defaults.glue_words
 
     @property
     def model(self) -> GPT:
@@ -388,7 +402,16 @@ class _Plan:
         prompt = self.fixed_prompt if self.fixed_prompt is not None else self.owner.familiar_prompt(self.rng)
         steps = self.owner.model.config.block_size
         uniforms = torch.rand(steps, generator=self.rng, dtype=torch.float32)
-        return DecodeRow(prompt, uniforms, self.temperature, self.top_p, self.max_chars, self.owner.defaults.min_p)
+        defaults = self.owner.defaults
+        return DecodeRow(
+            prompt,
+            uniforms,
+            self.temperature,
+            self.top_p,
+            self.max_chars,
+            defaults.min_p,
+            defaults.class_temperature,
+        )
 
 
 def read_familiar_words(

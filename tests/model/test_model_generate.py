@@ -1,6 +1,7 @@
 import dataclasses
 import math
 import random
+from collections import Counter
 
 import pytest
 import torch
@@ -193,8 +194,8 @@ def test_min_p_drops_tokens_far_less_likely_than_the_likeliest(generator):
     likely, middling, rare = 10, 11, 12
     logits[:, [likely, middling, rare]] = torch.log(torch.tensor([0.6, 0.3, 0.1]))
     last_draw = torch.tensor([0.999, 0.999])  # inverse CDF: the least likely token still allowed
-    one = torch.ones(2)
-    chosen = generator.decoder._choose(logits.clone(), one, one, torch.tensor([0.0, 0.2]), last_draw, top_k=0)
+    one, off = torch.ones(2), torch.zeros(2)
+    chosen = generator.decoder._choose(logits.clone(), one, off, one, torch.tensor([0.0, 0.2]), last_draw, top_k=0)
     assert chosen.tolist() == [rare, middling]  # 0.1 < 0.2 * 0.6: cut in the second row only
     sentences = generator.sample(20, seed=3)
     generator.defaults = dataclasses.replace(generator.defaults, min_p=0.1)
@@ -203,3 +204,52 @@ def test_min_p_drops_tokens_far_less_likely_than_the_likeliest(generator):
     finally:
         generator.defaults = dataclasses.replace(generator.defaults, min_p=0.0)
     assert generator.sample(20, seed=3) == sentences
+
+
+def _class_logits(generator: Generator) -> tuple[torch.Tensor, list[int], list[int]]:
+    """Logits over two glue words ("the", "of") and three other words of one class."""
+    tok, classes = generator.tokenizer, generator.decoder._classes
+    glue = [tok.token_to_id(word) for word in ("the", "of")]
+    words = [i for i in range(tok.vocab_size) if tok.id_to_token(i).isalpha()]
+    largest = Counter(int(classes[i]) for i in words).most_common(1)[0][0]  # a shape class, not a glue word
+    names = [i for i in words if classes[i] == largest][:3]
+    logits = torch.full((1, tok.vocab_size), -math.inf)
+    logits[0, glue + names] = torch.log(torch.tensor([0.35, 0.25, 0.2, 0.15, 0.05]))
+    return logits, glue, names
+
+
+def test_a_cool_class_and_a_hot_word_keep_the_word_odds_within_a_class(generator):
+    decoder = generator.decoder
+    logits, glue, names = _class_logits(generator)
+    values, indices = torch.topk(logits, 5, dim=1)
+    plain = torch.softmax(values, dim=1)
+    same = decoder._class_then_word(values, indices, plain, torch.ones(1))
+    assert torch.allclose(same, plain)  # both temperatures 1: the model's own distribution
+    hot_words = torch.softmax(values / 2.0, dim=1)
+    cooled = decoder._class_then_word(values, indices, hot_words, torch.tensor([0.5]))
+    by_token = dict(zip(indices[0].tolist(), cooled[0].tolist(), strict=True))
+    hot = dict(zip(indices[0].tolist(), hot_words[0].tolist(), strict=True))
+    assert math.isclose(sum(by_token.values()), 1.0, rel_tol=1e-5)
+    # Within the words' class the odds are the hot word temperature's; the classes' own are cooled.
+    assert math.isclose(by_token[names[0]] / by_token[names[2]], hot[names[0]] / hot[names[2]], rel_tol=1e-4)
+    name_mass = sum(by_token[i] for i in names)
+    assert math.isclose(by_token[glue[0]] / name_mass, (0.35 / 0.4) ** 2, rel_tol=1e-4)
+
+
+def test_class_temperature_gives_valid_sentences_and_zero_turns_it_off(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    assert generator.defaults.class_temperature > 0
+    by_class = generator.sample(20, seed=4)
+    assert all(first_failure(text) is None for text in by_class)
+    assert generator.sample(20, seed=4) == by_class
+    generator.defaults = dataclasses.replace(generator.defaults, class_temperature=0.0)
+    assert generator.sample(20, seed=4) != by_class
+
+
+def test_glue_words_come_from_the_corpus_and_follow_the_defaults(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    tok, decoder = generator.tokenizer, generator.decoder
+    the, of = tok.token_to_id("the"), tok.token_to_id("of")
+    assert decoder._classes[the] != decoder._classes[of]  # among the corpus's commonest words: a class each
+    generator.defaults = dataclasses.replace(generator.defaults, glue_words=0)
+    assert decoder._classes[the] == decoder._classes[of]  # no glue words: both are plain lowercase words
