@@ -1,11 +1,13 @@
-"""Per-corpus sampling calibration: the settings that maximise MAUVE with few near-copies, stored beside the model.
+"""Per-corpus sampling calibration: the most varied settings that stay fluent, stored beside the model.
 
 Each game's text differs (Elden Ring's item lore is long and ornate, Sekiro's short), so one
-temperature does not suit them all. A small grid of temperature and nucleus mass is sampled; the
-setting with the highest MAUVE against the test split whose raw near-copy rate stays within the
-limit wins. The choice, the likelihood filter's ceiling and every trial go to
-`sampling_calibration.json` in the model folder, for the generator to load over its defaults.
-MAUVE of a trial is taken on its sentences past the likelihood filter at that trial's ceiling.
+pair of temperatures does not suit them all. A small grid of word and word-class temperatures
+(model/decoding.py) is sampled; among the settings whose word-class perplexity (model/fluency.py)
+stays within `max_fluency_ratio` of the test split's and whose raw near-copy rate stays within
+its limit, the one with the highest MAUVE against the test split wins (none such: the most fluent).
+The choice, the likelihood filter's ceiling and every trial go to `sampling_calibration.json` in
+the model folder, for the generator to load over its defaults. MAUVE and fluency of a trial are
+taken on its sentences past the likelihood filter at that trial's ceiling.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model.data import read_sentences
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.evaluate import collect, model_drafts
+from soulsgen_lib.model.fluency import ClassNgramModel
 from soulsgen_lib.model.generate import Generator
 from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
 from soulsgen_lib.model.mauve import MAUVE_MIN, mauve_score, sentence_embeddings
@@ -31,10 +34,11 @@ _FORMAT = "soulsgen-calibration-1"
 class CalibrationConfig:
     """The grid searched and the rule that picks from it."""
 
-    temperatures: tuple[float, ...] = (0.9, 1.0, 1.1)
-    top_ps: tuple[float, ...] = (0.9, 0.95, 1.0)
+    temperatures: tuple[float, ...] = (1.3, 1.5, 1.7)
+    class_temperatures: tuple[float, ...] = (0.6, 0.7, 0.8)
     count: int = 300  # accepted sentences per trial
-    max_near_copy_rate: float = 0.01  # raw copies and near-copies among first drafts
+    max_near_copy_rate: float = 0.1  # raw copies and near-copies among first drafts (the filter resamples them)
+    max_fluency_ratio: float = 1.05  # word-class perplexity at most this times the test split's
     likelihood_quantile: float | None = 0.9  # None: no likelihood filter
 
 
@@ -43,17 +47,20 @@ def calibrate_sampling(
 ) -> dict:
     """Search the grid, write `sampling_calibration.json` into `model_dir` and return its contents."""
     config = config or CalibrationConfig()
-    if not config.temperatures or not config.top_ps or config.count < 10:
-        raise ModelError("calibration needs at least one temperature, one top_p and a count of 10 or more")
+    if not config.temperatures or not config.class_temperatures or config.count < 10:
+        raise ModelError("calibration needs at least one temperature, one class temperature and a count of 10 or more")
     model_dir, corpus_dir = Path(model_dir), Path(corpus_dir)
     test_sentences = read_sentences(corpus_dir / "test.txt")
     generator = Generator.load(model_dir, device=device)
     real = sentence_embeddings(test_sentences)
+    fluency = ClassNgramModel(read_sentences(corpus_dir / "train.txt"))
+    test_fluency = fluency.perplexity(test_sentences)
     base = generator.defaults
     trials = []
     for temperature in config.temperatures:
-        for top_p in config.top_ps:
-            generator.defaults = dataclasses.replace(base, temperature=temperature, top_p=top_p)
+        for class_temperature in config.class_temperatures:
+            setting = {"temperature": temperature, "class_temperature": class_temperature}
+            generator.defaults = dataclasses.replace(base, **setting)
             first, collected = collect(model_drafts(generator, seed), config.count)
             copies = sum(problem in ("copy", "near_copy") for _, problem in first)
             accepted = collected["accepted_sentences"]
@@ -69,10 +76,10 @@ def calibrate_sampling(
             mauve = mauve_score(sentence_embeddings(accepted), real, seed) if len(accepted) >= MAUVE_MIN else None
             trials.append(
                 {
-                    "temperature": temperature,
-                    "top_p": top_p,
+                    **setting,
                     "accepted": len(accepted),
                     "mauve": None if mauve is None else round(mauve, 4),
+                    "fluency_ratio": round(fluency.perplexity(accepted) / test_fluency, 4) if accepted else None,
                     "near_copy_rate": round(copies / max(len(first), 1), 4),
                     "likelihood_ceiling": None if ceiling is None else round(ceiling, 4),
                 }
@@ -80,16 +87,23 @@ def calibrate_sampling(
     scored = [t for t in trials if t["mauve"] is not None]
     if not scored:
         raise ModelError(f"{model_dir}: no sampling setting gave {MAUVE_MIN} sentences past the filters; train longer")
-    eligible = [t for t in scored if t["near_copy_rate"] <= config.max_near_copy_rate]
-    best = max(eligible, key=lambda t: t["mauve"]) if eligible else min(scored, key=lambda t: t["near_copy_rate"])
+    eligible = [
+        t
+        for t in scored
+        if t["near_copy_rate"] <= config.max_near_copy_rate and t["fluency_ratio"] <= config.max_fluency_ratio
+    ]
+    best = max(eligible, key=lambda t: t["mauve"]) if eligible else min(scored, key=lambda t: t["fluency_ratio"])
     calibration = {
         "format": _FORMAT,
         "model_version": generator.model_version,
         "corpus": str(corpus_dir),
-        "sampling": {"temperature": best["temperature"], "top_p": best["top_p"]},
+        "sampling": {"temperature": best["temperature"], "class_temperature": best["class_temperature"]},
         "likelihood_quantile": config.likelihood_quantile,
         "likelihood_ceiling": best["likelihood_ceiling"],
-        "rule": f"highest MAUVE with raw near-copy rate <= {config.max_near_copy_rate}",
+        "rule": (
+            f"highest MAUVE with word-class perplexity <= {config.max_fluency_ratio} x the test split's and raw"
+            f" near-copy rate <= {config.max_near_copy_rate}; none such: the lowest word-class perplexity"
+        ),
         "trials": trials,
     }
     write_text_atomic(ModelFolder(model_dir).file(ModelFolder.CALIBRATION), json.dumps(calibration, indent=2) + "\n")

@@ -64,12 +64,14 @@ def test_evaluate_with_the_likelihood_filter_turns_back_unlikely_drafts(tmp_path
 
 def test_calibration_stores_the_best_setting_beside_the_model(tmp_path, tiny_model_dir, model_corpus_dir):
     model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
-    config = CalibrationConfig(temperatures=(1.0, 1.3), top_ps=(1.0,), count=20, max_near_copy_rate=1.0)
+    config = CalibrationConfig(
+        temperatures=(1.0, 1.5), class_temperatures=(0.7,), count=20, max_near_copy_rate=1.0, max_fluency_ratio=100.0
+    )
     calibration = calibrate_sampling(model_dir, model_corpus_dir, config)
     trials = calibration["trials"]
     assert len(trials) == 2 and all(t["mauve"] is None or 0 < t["mauve"] <= 1 for t in trials)
     best = max((t for t in trials if t["mauve"] is not None), key=lambda t: t["mauve"])
-    assert calibration["sampling"] == {"temperature": best["temperature"], "top_p": best["top_p"]}
+    assert calibration["sampling"] == {"temperature": best["temperature"], "class_temperature": 0.7}
     assert calibration["likelihood_ceiling"] == best["likelihood_ceiling"] > 0
     version = calibration["model_version"]
     assert read_calibration(model_dir, version) == calibration
@@ -80,6 +82,17 @@ def test_calibration_stores_the_best_setting_beside_the_model(tmp_path, tiny_mod
         read_calibration(model_dir, version)
     with pytest.raises(ModelError, match="at least one temperature"):
         calibrate_sampling(model_dir, model_corpus_dir, CalibrationConfig(temperatures=()))
+
+
+def test_calibration_with_no_fluent_enough_setting_takes_the_most_fluent(tmp_path, tiny_model_dir, model_corpus_dir):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    config = CalibrationConfig(
+        temperatures=(1.0,), class_temperatures=(0.5, 2.0), count=20, max_near_copy_rate=1.0, max_fluency_ratio=0.0
+    )
+    calibration = calibrate_sampling(model_dir, model_corpus_dir, config)
+    most_fluent = min(calibration["trials"], key=lambda t: t["fluency_ratio"])
+    assert calibration["sampling"]["class_temperature"] == most_fluent["class_temperature"]
+    assert all(t["fluency_ratio"] > 0 for t in calibration["trials"])
 
 
 def test_evaluate_cli_calibrates_then_scores_with_the_chosen_setting(tmp_path, tiny_model_dir, model_corpus_dir):
