@@ -174,7 +174,7 @@ class Generator:
         filters: FilterConfig | None = None,
     ) -> None:
         self.filters = filters or FilterConfig()
-        shape = ShapeRules(tokenizer, self.filters.min_words, novelty.bigrams)
+        shape = ShapeRules(tokenizer, self.filters.min_words, novelty.bigrams, novelty.sentences)
         self.decoder = Decoder(model, tokenizer, device, constraint, shape)
         self.tokenizer = tokenizer
         self.novelty = novelty

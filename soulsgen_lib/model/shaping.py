@@ -9,7 +9,10 @@ so the decoder asks these rules at every step which tokens are ruled out for eac
 - a comma, colon or stop right after a comma, semicolon or colon ("linen,, hidden");
 - (whole-word tokenizers) the word just written again ("the the"), in any case;
 - (whole-word tokenizers) after "a" / "an", a word the article does not fit ("an kiln"), unless
-  the corpus itself writes that pair.
+  the corpus itself writes that pair;
+- (whole-word tokenizers) the word that would make the last `max_shared_run` words, punctuation
+  aside and in any case, a run the training sentences hold: a row cannot replay a long stretch of
+  one, which the novelty filter would turn back as a near-copy.
 
 They mirror `filters.FILTERS`, which still judge every finished sentence.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +36,7 @@ _STACKING = frozenset({",", ";", ":"})
 _NOT_AFTER_STACKING = frozenset({",", ";", ":", "!", "?", "."})
 _ARTICLES = {"a": "a", "A": "a", "an": "an", "An": "an"}
 _MAX_CASE_VARIANTS = 4  # "the", "The", "THE": more spellings of one word are never needed
+MAX_SHARED_RUN = 5  # words in a row that may not repeat a run of the training sentences
 
 
 @dataclass
@@ -44,14 +48,21 @@ class RowShape:
     depth: torch.Tensor  # (rows, brackets): open brackets and curly quotes of each kind
     open_straight_quote: torch.Tensor  # an odd number of '"' so far
     previous: torch.Tensor  # the token written last
+    recent_words: list[tuple[str, ...]]  # the last words written, case-folded (the shared-run rule)
 
 
 class ShapeRules:
     """Token classes of one tokenizer, and the masks they give for rows in a given state."""
 
     def __init__(
-        self, tokenizer: AnyTokenizer, min_words: int, corpus_pairs: Container[tuple[str, str]] = frozenset()
+        self,
+        tokenizer: AnyTokenizer,
+        min_words: int,
+        corpus_pairs: Container[tuple[str, str]] = frozenset(),
+        corpus_sentences: Iterable[Sequence[str]] = (),
+        max_shared_run: int = MAX_SHARED_RUN,
     ) -> None:
+        """`corpus_pairs` and `corpus_sentences` are the training sentences' case-folded word pairs and words."""
         size = tokenizer.vocab_size
         special = set(range(len(SPECIAL_TOKENS)))
         pieces = [tokenizer.piece_text(i) for i in range(size)]
@@ -72,6 +83,9 @@ class ShapeRules:
         whole_words = tokenizer.kind == "word"
         self.case_variants = self._case_variants(pieces, whole_words)
         self.article_of, self.misfits = self._article_misfits(pieces, whole_words, corpus_pairs)
+        self.folded = [piece.casefold() if self.is_word[i] else None for i, piece in enumerate(pieces)]
+        self.context_words = max_shared_run - 1
+        self.replaying = self._replaying(pieces, corpus_sentences) if whole_words and max_shared_run > 1 else {}
 
     @staticmethod
     def _marks(pieces: list[str], starts_word: list[bool], marks: Container[str]) -> torch.Tensor:
@@ -107,6 +121,18 @@ class ShapeRules:
                 article_of[token_id] = ("a", "an").index(_ARTICLES[piece])
         return article_of, misfits
 
+    def _replaying(self, pieces: list[str], corpus_sentences: Iterable[Sequence[str]]) -> dict[tuple, torch.Tensor]:
+        """For every run of `context_words` corpus words, the tokens of the words that follow it somewhere."""
+        ids_of: dict[str, list[int]] = defaultdict(list)
+        for token_id in self.is_word.nonzero().squeeze(1).tolist():
+            ids_of[pieces[token_id].casefold()].append(token_id)
+        following: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        width = self.context_words
+        for words in corpus_sentences:
+            for i in range(len(words) - width):
+                following[tuple(words[i : i + width])].update(ids_of.get(words[i + width], ()))
+        return {run: torch.tensor(sorted(ids), dtype=torch.long) for run, ids in following.items() if ids}
+
     def start(self, rows: int) -> RowShape:
         return RowShape(
             words=torch.zeros(rows, dtype=torch.long),
@@ -114,6 +140,7 @@ class ShapeRules:
             depth=torch.zeros(rows, len(_BRACKETS), dtype=torch.long),
             open_straight_quote=torch.zeros(rows, dtype=torch.bool),
             previous=torch.full((rows,), self.eos_id, dtype=torch.long),
+            recent_words=[()] * rows,
         )
 
     def restrict(self, logits: torch.Tensor, state: RowShape, rows: torch.Tensor) -> None:
@@ -146,6 +173,11 @@ class ShapeRules:
                 misfit = self.misfits[article[after_article]].to(device)
                 block = logits[after_article.to(device)]
                 logits[after_article.to(device)] = block.masked_fill(misfit, -math.inf)
+        if self.replaying:
+            for position, row in enumerate(rows.tolist()):
+                replayed = self.replaying.get(state.recent_words[row])
+                if replayed is not None:
+                    logits[position, replayed.to(device)] = -math.inf
         # A row the rules leave nothing to write ends here; the filters then judge what it wrote.
         stuck = torch.isinf(logits).all(dim=1)
         logits[stuck, self.eos_id] = 0.0
@@ -159,3 +191,8 @@ class ShapeRules:
         state.depth[rows] = state.depth[rows].clamp_(min=0)
         state.open_straight_quote[rows] ^= self.is_straight_quote[tokens]
         state.previous[rows] = tokens
+        if self.replaying:
+            for row, token in zip(rows.tolist(), tokens.tolist(), strict=True):
+                word = self.folded[token]
+                if word is not None:
+                    state.recent_words[row] = (*state.recent_words[row], word)[-self.context_words :]

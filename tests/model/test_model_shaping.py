@@ -81,6 +81,17 @@ def test_a_corpus_pair_overrides_the_article_rule(tokenizer):
     assert "blade" in allowed_after(rules, tokenizer, "He said an")
 
 
+def test_a_row_may_not_replay_a_run_of_training_words(tokenizer):
+    corpus = [("the", "ember", "fades", "in", "the", "old", "keep")]
+    rules = ShapeRules(tokenizer, min_words=4, corpus_sentences=corpus, max_shared_run=4)
+    assert "in" not in allowed_after(rules, tokenizer, "Why? The ember fades")  # would make "the ember fades in"
+    assert "in" not in allowed_after(rules, tokenizer, "Why? The ember, fades")  # punctuation aside, as novelty
+    assert "in" in allowed_after(rules, tokenizer, "An ember fades")  # "an ember fades" is no corpus run
+    assert "ember" in allowed_after(rules, tokenizer, "It was the")  # shorter runs stay free
+    whole_runs = ShapeRules(tokenizer, min_words=4, corpus_sentences=corpus, max_shared_run=0)
+    assert "in" in allowed_after(whole_runs, tokenizer, "Why? The ember fades")  # 0: the rule is off
+
+
 def test_a_row_the_rules_leave_nothing_may_end(tokenizer):
     rules = ShapeRules(tokenizer, min_words=4)
     state = rules.start(2)
