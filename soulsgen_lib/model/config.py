@@ -113,6 +113,7 @@ class SamplingDefaults:
     temperature: float = 1.5  # of the word within its class (of every token when class_temperature is 0)
     class_temperature: float = 0.7  # of the word class; 0: off (whole-word models only)
     glue_words: int = 80  # this many most frequent corpus words are classes of their own
+    max_shared_run: int = 5  # words in a row that may not replay a run of the training text (0: off)
     top_p: float = 1.0
     top_k: int = 200  # bounds the sort per step; the tail beyond it is noise
     min_p: float = 0.0  # drop tokens less likely than this share of the likeliest one (0: off)

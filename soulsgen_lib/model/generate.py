@@ -174,11 +174,11 @@ class Generator:
         filters: FilterConfig | None = None,
     ) -> None:
         self.filters = filters or FilterConfig()
-        shape = ShapeRules(tokenizer, self.filters.min_words, novelty.bigrams, novelty.sentences)
-        self.decoder = Decoder(model, tokenizer, device, constraint, shape)
+        self.decoder = Decoder(model, tokenizer, device, constraint)
         self.tokenizer = tokenizer
         self.novelty = novelty
         self._glue_words_count: int | None = None
+        self._shape_run: int | None = None
         self.defaults = defaults
         self.model_version = model_version
         self.device = device
@@ -197,6 +197,12 @@ class Generator:
             words = (word for sentence in self.novelty.sentences for word in sentence)
             self.decoder.use_glue_words(most_frequent_words(words, defaults.glue_words))
             self._glue_words_count = defaults.glue_words
+        if defaults.max_shared_run != self._shape_run:
+            novelty, run = self.novelty, defaults.max_shared_run
+            self.decoder.shape = ShapeRules(
+                self.tokenizer, self.filters.min_words, novelty.bigrams, novelty.sentences, run
+            )
+            self._shape_run = run
 
     @property
     def model(self) -> GPT:

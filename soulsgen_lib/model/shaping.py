@@ -11,8 +11,8 @@ so the decoder asks these rules at every step which tokens are ruled out for eac
 - (whole-word tokenizers) after "a" / "an", a word the article does not fit ("an kiln"), unless
   the corpus itself writes that pair;
 - (whole-word tokenizers) the word that would make the last `max_shared_run` words, punctuation
-  aside and in any case, a run the training sentences hold: a row cannot replay a long stretch of
-  one, which the novelty filter would turn back as a near-copy.
+  aside and in any case, a run the training sentences hold (0: no such rule): a row cannot replay
+  a long stretch of one, which the novelty filter would turn back as a near-copy.
 
 They mirror `filters.FILTERS`, which still judge every finished sentence.
 """
@@ -36,7 +36,6 @@ _STACKING = frozenset({",", ";", ":"})
 _NOT_AFTER_STACKING = frozenset({",", ";", ":", "!", "?", "."})
 _ARTICLES = {"a": "a", "A": "a", "an": "an", "An": "an"}
 _MAX_CASE_VARIANTS = 4  # "the", "The", "THE": more spellings of one word are never needed
-MAX_SHARED_RUN = 5  # words in a row that may not repeat a run of the training sentences
 
 
 @dataclass
@@ -60,7 +59,7 @@ class ShapeRules:
         min_words: int,
         corpus_pairs: Container[tuple[str, str]] = frozenset(),
         corpus_sentences: Iterable[Sequence[str]] = (),
-        max_shared_run: int = MAX_SHARED_RUN,
+        max_shared_run: int = 0,
     ) -> None:
         """`corpus_pairs` and `corpus_sentences` are the training sentences' case-folded word pairs and words."""
         size = tokenizer.vocab_size

@@ -48,7 +48,10 @@ def test_same_seed_same_sentences_and_a_row_ignores_its_batch(generator):
     assert in_batch[1] == alone[0]
 
 
-def test_rows_stop_at_the_end_token_instead_of_filling_the_context(generator):
+def test_rows_stop_at_the_end_token_instead_of_filling_the_context(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    # The tiny model knows little beyond its corpus's runs: barred from replaying them, some rows run on.
+    generator.defaults = dataclasses.replace(generator.defaults, max_shared_run=0)
     drafts = generator.draft([GenerationRequest(seed=s) for s in range(40)])
     lengths = [draft.token_count for draft in drafts]
     ended_early = [length for length in lengths if length < generator.model.config.block_size - 1]
@@ -244,6 +247,21 @@ def test_class_temperature_gives_valid_sentences_and_zero_turns_it_off(tiny_mode
     assert generator.sample(20, seed=4) == by_class
     generator.defaults = dataclasses.replace(generator.defaults, class_temperature=0.0)
     assert generator.sample(20, seed=4) != by_class
+
+
+def test_the_shared_run_rule_follows_the_defaults(tiny_model_dir):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    assert generator.defaults.max_shared_run == 5
+    assert all(len(run) == 4 for run in generator.decoder.shape.replaying)
+    sentences = generator.sample(30, seed=2)
+    index = generator.novelty
+    for sentence in sentences:
+        words = [w for w in split_words(sentence.casefold()) if is_word(w)]
+        runs = {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+        corpus_runs = {tuple(w[i : i + 5]) for w in index.sentences for i in range(len(w) - 4)}
+        assert not runs & corpus_runs, sentence
+    generator.defaults = dataclasses.replace(generator.defaults, max_shared_run=0)
+    assert not generator.decoder.shape.replaying
 
 
 def test_glue_words_come_from_the_corpus_and_follow_the_defaults(tiny_model_dir):
