@@ -75,7 +75,7 @@ def main() -> None:
     sampling = {}
     for pair in filter(None, args.sampling.split(",")):
         key, _, value = pair.partition("=")
-        sampling[key] = int(value) if key == "top_k" else float(value)
+        sampling[key] = int(value) if value.isdigit() else float(value)  # top_k, glue_words, max_shared_run
     tuned = bool(sampling) or args.likelihood_quantile is not None
     results = {}
     print(

@@ -13,7 +13,7 @@ def small_gpt() -> GPT:
 
 
 def test_presets_have_the_documented_shapes():
-    assert (PRESETS["small"].model.n_layer, PRESETS["small"].model.n_embd) == (6, 384)
+    assert (PRESETS["small"].model.n_layer, PRESETS["small"].model.n_embd) == (4, 256)
     large = PRESETS["large"].model
     assert (large.n_layer, large.n_head, large.n_embd, large.block_size) == (12, 16, 1024, 64)
     assert PRESETS["tiny"].model.n_embd < PRESETS["small"].model.n_embd
