@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from soulsgen_lib.model.config import SamplingDefaults, coerce_setting
 from soulsgen_lib.model.evaluate import evaluate_model
 
 TARGETS = {
@@ -73,9 +74,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write every scorecard here")
     args = parser.parse_args()
     sampling = {}
+    defaults = SamplingDefaults()
     for pair in filter(None, args.sampling.split(",")):
         key, _, value = pair.partition("=")
-        sampling[key] = int(value) if value.isdigit() else float(value)  # top_k, glue_words, max_shared_run
+        # An unknown key stays text: evaluate_model names it.
+        sampling[key] = coerce_setting(key, value, type(getattr(defaults, key, "")))
     tuned = bool(sampling) or args.likelihood_quantile is not None
     results = {}
     print(

@@ -147,9 +147,9 @@ def resolve_configs(
         if key == "vocab_size":
             raise ModelError("vocab_size comes from the tokenizer; set max_vocab instead")
         if key in model_fields:
-            model_changes[key] = _coerce(key, value, type(getattr(chosen.model, key)))
+            model_changes[key] = coerce_setting(key, value, type(getattr(chosen.model, key)))
         elif key in train_fields:
-            train_changes[key] = _coerce(key, value, type(getattr(chosen.train, key)))
+            train_changes[key] = coerce_setting(key, value, type(getattr(chosen.train, key)))
         else:
             known = ", ".join(sorted(model_fields | train_fields))
             raise ModelError(f"unknown setting {key!r}; known settings: {known}")
@@ -166,7 +166,8 @@ def resolve_configs(
     return model_config, train_config
 
 
-def _coerce(key: str, value: Any, kind: type) -> Any:
+def coerce_setting(key: str, value: Any, kind: type) -> Any:
+    """`value` (a command line's text, say) as a `kind`; ModelError names `key` when it is not one."""
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     try:

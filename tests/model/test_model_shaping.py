@@ -117,7 +117,7 @@ def test_shaped_drafts_never_fail_the_shape_filters(tiny_model_dir):
     requests = [GenerationRequest(seed=s, temperature=1.5) for s in range(300)]
     shaped = [c.problem for c in generator.draft(requests)]
     generator.defaults = dataclasses.replace(generator.defaults, shaped=False)
-    unshaped = [c.problem for c in generator.draft([GenerationRequest(seed=s, temperature=1.5) for s in range(300)])]
+    unshaped = [c.problem for c in generator.draft(requests)]
     shape_filters = {"too_few_words", "no_sentence_end", "unbalanced", "repeated_word", "stacked_punctuation"}
     assert not shape_filters & set(shaped)
     assert shape_filters & set(unshaped)  # the hot, tiny model slips without them
