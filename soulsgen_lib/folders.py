@@ -112,6 +112,8 @@ class ModelFolder:
     METRICS_LOG = "metrics.jsonl"
     LOSS_CURVE = "loss_curve.png"
     CALIBRATION = "sampling_calibration.json"  # optional: sampling picked for the corpus by `evaluate --calibrate`
+    # Optional (older folders lack it): the train split, which the decoder's class grammar is counted from.
+    TRAIN_SENTENCES = "train_sentences.txt"
     # Everything a served model needs, all written by `train_model`.
     FILES = (WEIGHTS, TOKENIZER, WORDS, CORPUS_WORDS, SOURCE, METRICS, CARD, NOVELTY_INDEX)
 
@@ -178,6 +180,20 @@ class ModelFolder:
     def corpus_words(self) -> list[str]:
         path = self.path / self.CORPUS_WORDS
         return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+    def save_train_sentences(self, sentences: list[str]) -> None:
+        write_text_atomic(self.path / self.TRAIN_SENTENCES, "".join(f"{sentence}\n" for sentence in sentences))
+
+    def train_sentences(self) -> list[str] | None:
+        """The train split's sentences; None for a folder trained before they were kept."""
+        path = self.path / self.TRAIN_SENTENCES
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ModelError(f"{path}: unreadable ({error}); train the model again") from None
+        return [line for line in text.splitlines() if line]
 
     def save_novelty(self, index: NoveltyIndex) -> None:
         index.save(self.path / self.NOVELTY_INDEX)

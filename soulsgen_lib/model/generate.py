@@ -23,7 +23,7 @@ from soulsgen_lib.model.decoding import Decoder, DecodeRow, Draft, row_seed
 from soulsgen_lib.model.device import bf16_supported, pick_device
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
-from soulsgen_lib.model.fluency import most_frequent_words
+from soulsgen_lib.model.fluency import ClassNgramModel, FluencyConfig, most_frequent_words
 from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.novelty import NoveltyIndex
 from soulsgen_lib.model.shaping import ShapeRules
@@ -172,12 +172,16 @@ class Generator:
         device: torch.device,
         constraint: WordConstraint | None = None,
         filters: FilterConfig | None = None,
+        grammar_sentences: list[str] | None = None,
     ) -> None:
+        """`grammar_sentences` are the training sentences the class grammar is counted from (None: no grammar)."""
         self.filters = filters or FilterConfig()
         self.decoder = Decoder(model, tokenizer, device, constraint)
         self.tokenizer = tokenizer
         self.novelty = novelty
+        self.grammar_sentences = grammar_sentences
         self._glue_words_count: int | None = None
+        self._grammar: ClassNgramModel | None = None
         self._shape_run: int | None = None
         self.defaults = defaults
         self.model_version = model_version
@@ -194,9 +198,17 @@ class Generator:
     def defaults(self, defaults: SamplingDefaults) -> None:
         self._defaults = defaults
         if defaults.glue_words != self._glue_words_count:
-            words = (word for sentence in self.novelty.sentences for word in sentence)
-            self.decoder.use_glue_words(most_frequent_words(words, defaults.glue_words))
+            grammar = None
+            if self.grammar_sentences and self.tokenizer.kind == "word":
+                grammar = ClassNgramModel(self.grammar_sentences, FluencyConfig(glue_words=defaults.glue_words))
+                glue = grammar.glue
+            else:
+                words = (word for sentence in self.novelty.sentences for word in sentence)
+                glue = most_frequent_words(words, defaults.glue_words)
+            self.decoder.use_glue_words(glue)
+            self._grammar = grammar
             self._glue_words_count = defaults.glue_words
+        self.decoder.use_grammar(self._grammar, defaults.grammar_weight)
         if defaults.max_shared_run != self._shape_run:
             novelty, run = self.novelty, defaults.max_shared_run
             self.decoder.shape = ShapeRules(
@@ -265,7 +277,8 @@ class Generator:
         if calibration:  # sampling that `soulsgen evaluate --calibrate` picked for this model's corpus
             defaults = dataclasses.replace(defaults, **calibration["sampling"])
         novelty = folder.load_novelty()
-        return cls(model, tokenizer, novelty, familiar, defaults, version, target, constraint, filters)
+        grammar_sentences = folder.train_sentences()
+        return cls(model, tokenizer, novelty, familiar, defaults, version, target, constraint, filters, grammar_sentences)
 
     def sample(self, n: int, seed: int | None = None, prompt: str | None = None) -> list[str]:
         """`n` accepted sentences (the same seed gives the same ones on CPU); GenerationError if any failed."""

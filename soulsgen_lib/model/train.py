@@ -416,6 +416,7 @@ class _TrainingRun:
         _write_familiar_words(self.corpus, folder, train_sentences)
         folder.save_corpus_words(self.corpus_words)
         folder.save_novelty(NoveltyIndex.from_texts(train_sentences))
+        folder.save_train_sentences(train_sentences)
         metrics = {
             "steps": self.step,
             "best_step": self.best_step,
