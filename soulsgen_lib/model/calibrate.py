@@ -35,7 +35,7 @@ class CalibrationConfig:
     """The grid searched and the rule that picks from it."""
 
     temperatures: tuple[float, ...] = (1.3, 1.5, 1.7)
-    class_temperatures: tuple[float, ...] = (0.5, 0.6, 0.7)
+    class_temperatures: tuple[float, ...] = (0.8, 1.0, 1.2)
     count: int = 300  # accepted sentences per trial
     max_near_copy_rate: float = 0.1  # raw copies and near-copies among first drafts (the filter resamples them)
     max_fluency_ratio: float = 1.05  # word-class perplexity at most this times the test split's

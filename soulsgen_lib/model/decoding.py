@@ -194,9 +194,7 @@ class Decoder:
             if row_shape is not None:
                 self.shape.restrict(logits, row_shape, live)
             odds = self._grammar_log_odds(history) if grammar_on else None
-            chosen = self._choose(
-                logits, temperature, class_temperature, top_p, min_p, uniforms[:, step], top_k, odds
-            )
+            chosen = self._choose(logits, temperature, class_temperature, top_p, min_p, uniforms[:, step], top_k, odds)
             must = forced[:, step]
             chosen = torch.where(must >= 0, must, chosen).cpu()
             if grammar_on:

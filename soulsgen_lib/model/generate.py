@@ -277,8 +277,8 @@ class Generator:
         if calibration:  # sampling that `soulsgen evaluate --calibrate` picked for this model's corpus
             defaults = dataclasses.replace(defaults, **calibration["sampling"])
         novelty = folder.load_novelty()
-        grammar_sentences = folder.train_sentences()
-        return cls(model, tokenizer, novelty, familiar, defaults, version, target, constraint, filters, grammar_sentences)
+        grammar = folder.train_sentences()
+        return cls(model, tokenizer, novelty, familiar, defaults, version, target, constraint, filters, grammar)
 
     def sample(self, n: int, seed: int | None = None, prompt: str | None = None) -> list[str]:
         """`n` accepted sentences (the same seed gives the same ones on CPU); GenerationError if any failed."""

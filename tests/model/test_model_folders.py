@@ -39,6 +39,11 @@ def test_a_model_folder_lists_what_it_lacks_and_names_damaged_files(tmp_path, ti
     folder.file(ModelFolder.CARD).write_text("[1, 2]")
     with pytest.raises(ModelError, match="not a JSON object"):
         folder.card()
+    folder.file(ModelFolder.TRAIN_SENTENCES).write_bytes(b"\xff\xfe broken")
+    with pytest.raises(ModelError, match=r"train_sentences\.txt: unreadable"):
+        folder.train_sentences()
+    folder.file(ModelFolder.TRAIN_SENTENCES).unlink()
+    assert folder.train_sentences() is None  # optional: older folders decode without the grammar
     folder.file(ModelFolder.SOURCE).write_text("{broken")
     with pytest.raises(ModelError, match=r"source\.json: unreadable"):
         folder.source()

@@ -1,6 +1,7 @@
 import dataclasses
 import math
 import random
+import shutil
 from collections import Counter
 
 import pytest
@@ -12,6 +13,7 @@ from soulsgen_lib.model import ModelError
 from soulsgen_lib.model.data import is_word, split_words
 from soulsgen_lib.model.decoding import can_open_sentence
 from soulsgen_lib.model.filters import article_mismatch, first_failure
+from soulsgen_lib.model.fluency import START
 from soulsgen_lib.model.generate import GenerationError, GenerationRequest, Generator, texts_or_error
 from soulsgen_lib.model.novelty import NoveltyIndex, longest_common_run, sentence_words
 
@@ -221,9 +223,17 @@ def _class_logits(generator: Generator) -> tuple[torch.Tensor, list[int], list[i
     return logits, glue, names
 
 
-def test_a_cool_class_and_a_hot_word_keep_the_word_odds_within_a_class(generator):
-    decoder = generator.decoder
-    logits, glue, names = _class_logits(generator)
+@pytest.fixture(scope="module")
+def few_glue_words(tiny_model_dir) -> Generator:
+    """A generator whose glue words are so few that the tiny corpus's other words share shape classes."""
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    generator.defaults = dataclasses.replace(generator.defaults, glue_words=40)
+    return generator
+
+
+def test_a_cool_class_and_a_hot_word_keep_the_word_odds_within_a_class(few_glue_words):
+    decoder = few_glue_words.decoder
+    logits, glue, names = _class_logits(few_glue_words)
     values, indices = torch.topk(logits, 5, dim=1)
     plain = torch.softmax(values, dim=1)
     same = decoder._class_then_word(values, indices, plain, torch.ones(1))
@@ -237,6 +247,51 @@ def test_a_cool_class_and_a_hot_word_keep_the_word_odds_within_a_class(generator
     assert math.isclose(by_token[names[0]] / by_token[names[2]], hot[names[0]] / hot[names[2]], rel_tol=1e-4)
     name_mass = sum(by_token[i] for i in names)
     assert math.isclose(by_token[glue[0]] / name_mass, (0.35 / 0.4) ** 2, rel_tol=1e-4)
+
+
+def test_the_grammar_multiplies_the_class_odds_and_keeps_the_word_odds(few_glue_words):
+    decoder = few_glue_words.decoder
+    logits, glue, names = _class_logits(few_glue_words)
+    values, indices = torch.topk(logits, 5, dim=1)
+    word_probs = torch.softmax(values / 1.5, dim=1)
+    the_class, name_class = int(decoder._classes[glue[0]]), int(decoder._classes[names[0]])
+    odds = torch.zeros(1, decoder._class_count)
+    odds[0, the_class], odds[0, name_class] = math.log(0.1), math.log(0.4)
+    decoder.use_grammar(few_glue_words._grammar, 0.5)
+    try:
+        leaned = decoder._class_then_word(values, indices, word_probs, torch.ones(1), odds)
+    finally:
+        decoder.use_grammar(few_glue_words._grammar, few_glue_words.defaults.grammar_weight)
+    by_token = dict(zip(indices[0].tolist(), leaned[0].tolist(), strict=True))
+    words = dict(zip(indices[0].tolist(), word_probs[0].tolist(), strict=True))
+    assert math.isclose(sum(by_token.values()), 1.0, rel_tol=1e-5)
+    assert math.isclose(by_token[names[0]] / by_token[names[1]], words[names[0]] / words[names[1]], rel_tol=1e-4)
+    name_mass = sum(by_token[i] for i in names)
+    # The network's odds of "the" against the names (0.35 : 0.4) times the grammar's (0.1 : 0.4) ** 0.5.
+    assert math.isclose(by_token[glue[0]] / name_mass, 0.35 / 0.4 * (0.1 / 0.4) ** 0.5, rel_tol=1e-4)
+
+
+def test_the_grammar_comes_from_the_folders_train_sentences_and_follows_the_weight(tiny_model_dir, tmp_path):
+    generator = Generator.load(tiny_model_dir, device="cpu")
+    grammar, decoder = generator._grammar, generator.decoder
+    kept = (tiny_model_dir / "train_sentences.txt").read_text(encoding="utf-8").splitlines()
+    assert grammar is not None and generator.grammar_sentences == kept
+    assert decoder._grammar_weight == generator.defaults.grammar_weight > 0
+    history = torch.zeros(1, grammar.config.order - 1, dtype=torch.long)  # a sentence's start
+    odds = decoder._grammar_log_odds(history)[0].exp()
+    opener = max(decoder._class_names[1:], key=lambda name: grammar.probability([START] * 3, name))
+    assert decoder._class_names[int(odds.argmax())] == opener  # the class the train split opens with most
+    assert math.isclose(float(odds[1:].sum()), 1.0, rel_tol=0.05)  # all but classes no token writes
+    leaning = generator.sample(20, seed=5)
+    assert all(first_failure(text) is None for text in leaning)
+    generator.defaults = dataclasses.replace(generator.defaults, grammar_weight=0.0)
+    assert decoder._grammar_weight == 0.0 and generator.sample(20, seed=5) != leaning
+    older = tmp_path / "older"  # a folder trained before the train sentences were kept
+    shutil.copytree(tiny_model_dir, older)
+    (older / "train_sentences.txt").unlink()
+    without = Generator.load(older, device="cpu")
+    assert without._grammar is None and decoder._grammar is not None
+    assert all(first_failure(text) is None for text in without.sample(10, seed=5))
 
 
 def test_class_temperature_gives_valid_sentences_and_zero_turns_it_off(tiny_model_dir):

@@ -51,6 +51,8 @@ def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_di
     for name in (*MODEL_FILES, "metrics.jsonl", "loss_curve.png"):
         assert (tiny_model_dir / name).is_file(), name
     assert not (tiny_model_dir / ModelFolder.CHECKPOINT).exists()
+    train_split = (model_corpus_dir / "train.txt").read_text(encoding="utf-8").splitlines()
+    assert ModelFolder(tiny_model_dir).train_sentences() == [line.strip() for line in train_split if line.strip()]
     card = json.loads((tiny_model_dir / "model_card.json").read_text())
     assert card["preset"] == "tiny"
     assert card["corpus_hash"] == json.loads((model_corpus_dir / "manifest.json").read_text())["corpus_hash"]
