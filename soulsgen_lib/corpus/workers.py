@@ -111,7 +111,7 @@ class Workers:
                 if worker.connection in ready:
                     try:
                         number, results = worker.receive()
-                    except EOFError:  # it died: its end of the pipe closed a moment before its sentinel
+                    except (EOFError, OSError):  # it died: its end of the pipe closed (or reset mid-message)
                         raise worker.died(tasks) from None
                     done[number] = results
 

@@ -80,7 +80,9 @@ def test_a_worker_killed_while_reading_fails_the_build_naming_the_file(tmp_path,
 
 
 def test_a_worker_killed_from_outside_fails_the_build_within_seconds(tmp_path):
-    game = _game(tmp_path / "game", entries=6000)
+    # Files big enough that a worker is still reading when the killer looks: with 6,000 entries a
+    # quiet machine read them all before the first worker had spent its 0.1 s, and nothing died.
+    game = _game(tmp_path / "game", entries=24000)
     inputs = {str(path) for path in game.iterdir()}
     killed: list[int] = []
 
@@ -92,7 +94,7 @@ def test_a_worker_killed_from_outside_fails_the_build_within_seconds(tmp_path):
                 if "forkserver" not in " ".join(server.cmdline()):
                     continue
                 for worker in server.children():
-                    if worker.cpu_times().user > 0.2:
+                    if worker.cpu_times().user > 0.1:
                         worker.send_signal(signal.SIGKILL)
                         killed.append(worker.pid)
                         return
