@@ -452,7 +452,7 @@ class _TrainingRun:
                 "vocab_size": self.tokenizer.vocab_size,
                 "sha256": self.tokenizer.sha256(),
             },
-            "sampling": asdict(SamplingDefaults()),
+            "sampling": asdict(SamplingDefaults.for_tokenizer(self.tokenizer.kind)),
             "filters": asdict(FilterConfig()),
             "files": list(ModelFolder.FILES),
         }

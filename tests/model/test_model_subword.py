@@ -100,6 +100,7 @@ def test_a_trained_subword_model_writes_new_sentences_from_corpus_words(
 ):
     card = json.loads((tiny_subword_model_dir / "model_card.json").read_text())
     assert card["tokenizer"]["kind"] == "subword" and card["tokenizer"]["vocab_size"] == 120
+    assert card["sampling"]["temperature"] == 1.0  # no word classes: one temperature, not the hot within-class one
     generator = Generator.load(tiny_subword_model_dir, device="cpu")
     sentences = generator.sample(12, seed=1)
     assert len(set(sentences)) == 12

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model import MODEL_FILES, ModelError
 from soulsgen_lib.model import train as training
-from soulsgen_lib.model.config import resolve_configs
+from soulsgen_lib.model.config import SamplingDefaults, resolve_configs
 from soulsgen_lib.model.tokenizer import load_tokenizer
 from soulsgen_lib.model.train import train_model
 
@@ -58,6 +59,7 @@ def test_training_writes_a_complete_model_folder(tiny_model_dir, model_corpus_di
     assert card["corpus_hash"] == json.loads((model_corpus_dir / "manifest.json").read_text())["corpus_hash"]
     assert 1 < card["test_perplexity"] < card["tokenizer"]["vocab_size"]
     assert card["tokenizer"]["kind"] == "word"
+    assert card["sampling"] == asdict(SamplingDefaults())  # whole words: the class step and its hot word temperature
     log = [json.loads(line) for line in (tiny_model_dir / "metrics.jsonl").read_text().splitlines()]
     train_losses = [r["train_loss"] for r in log if "train_loss" in r]
     assert train_losses[-1] < train_losses[0] * 0.6  # it learned something
