@@ -13,7 +13,7 @@ import time
 import torch
 
 from soulsgen_lib.model.config import PRESETS, GPTConfig, TrainConfig
-from soulsgen_lib.model.device import autocast_for, synchronize
+from soulsgen_lib.model.device import autocast_for, resolve_precision, synchronize
 from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.train import make_optimizer
 
@@ -32,15 +32,15 @@ def gemm_rate(device: torch.device, size: int = 1024, repeats: int = 20) -> floa
     return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
-def step_rate(model: GPT, device: torch.device, batch: int, steps: int) -> float:
-    """Tokens per second of full training steps (forward, backward, clipping, AdamW)."""
+def step_rate(model: GPT, device: torch.device, batch: int, steps: int, precision: str) -> float:
+    """Tokens per second of full training steps (forward, backward, clipping, AdamW) at `precision`."""
     optimizer = make_optimizer(model, TrainConfig(), device)
     block, vocab = model.config.block_size, model.config.vocab_size
     inputs = torch.randint(0, vocab, (batch, block), device=device)
     targets = torch.randint(0, vocab, (batch, block), device=device)
 
     def one_step() -> None:
-        with autocast_for(device):
+        with autocast_for(device, precision):
             _, loss = model(inputs, targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -80,20 +80,22 @@ def main() -> None:
     config = GPTConfig(args.vocab, args.block, args.layers, args.heads, args.dims, dropout=0.0)
     model = GPT(config).to(device).train()
     params = model.num_parameters()
+    # fp32 beside bf16 autocast wherever the device computes bf16 natively (what training picks there).
+    precisions = ["fp32", "bf16"] if resolve_precision(device) == "bf16" else ["fp32"]
     gemm_before = gemm_rate(device)
-    tokens_per_s = step_rate(model, device, args.batch, args.steps)
+    rates = {precision: step_rate(model, device, args.batch, args.steps, precision) for precision in precisions}
     gemm_after = gemm_rate(device)
     gemm = (gemm_before + gemm_after) / 2  # the machine's load drifts: average both sides of the timing
-    mfu = 6 * params * tokens_per_s / gemm
-    precision = "bf16 autocast" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, {precision}")
-    print("| model | params | batch x tokens | tokens/s | GEMM GFLOP/s (fp32, measured) | MFU |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| {args.layers}L/{args.dims}d/vocab {args.vocab} | {params / 1e6:.1f} M | {args.batch} x {args.block} | "
-        f"{tokens_per_s:,.0f} | {gemm / 1e9:.0f} (before {gemm_before / 1e9:.0f}, after {gemm_after / 1e9:.0f}) | "
-        f"{mfu:.0%} |"
-    )
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+    print("| model | params | batch x tokens | precision | tokens/s | fp32 GEMM GFLOP/s (measured) | MFU |")
+    print("|---|---|---|---|---|---|---|")
+    for precision, tokens_per_s in rates.items():
+        mfu = 6 * params * tokens_per_s / gemm
+        print(
+            f"| {args.layers}L/{args.dims}d/vocab {args.vocab} | {params / 1e6:.1f} M | {args.batch} x {args.block} | "
+            f"{precision} | {tokens_per_s:,.0f} | {gemm / 1e9:.0f} (before {gemm_before / 1e9:.0f}, "
+            f"after {gemm_after / 1e9:.0f}) | {mfu:.0%} |"
+        )
 
 
 if __name__ == "__main__":

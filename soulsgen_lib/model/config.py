@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from soulsgen_lib.model.device import PRECISIONS
 from soulsgen_lib.model.errors import ModelError
 
 TOKENIZER_KINDS = ("word", "subword")
@@ -58,6 +59,7 @@ class TrainConfig:
     tokenizer: str = ""  # "word" or "subword" (see model/tokenizer.py); "": the folder's, else "word"
     max_vocab: int = 0  # 0: the tokenizer kind's default (see train_tokenizer)
     compile: bool = False  # torch.compile the model (GPUs; slow to start on CPU)
+    precision: str = ""  # "fp32" or "bf16" autocast; "": bf16 where the device computes it natively (see device.py)
     max_minutes: float = 0.0  # stop (keeping the best weights) after this much training time; 0 = no limit
     device: str = ""  # "" picks cuda, then mps, then cpu
 
@@ -177,6 +179,8 @@ def resolve_configs(
         raise ModelError(f"n_embd {model_config.n_embd} must be a multiple of n_head {model_config.n_head}")
     if train_config.tokenizer not in ("", *TOKENIZER_KINDS):
         raise ModelError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {train_config.tokenizer!r}")
+    if train_config.precision not in PRECISIONS:
+        raise ModelError(f"precision must be fp32, bf16 or empty (the device's best), got {train_config.precision!r}")
     if train_config.max_steps < 1 or train_config.batch_size < 1 or train_config.eval_every < 1:
         raise ModelError("max_steps, batch_size and eval_every must be at least 1")
     return model_config, train_config

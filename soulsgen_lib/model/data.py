@@ -94,6 +94,7 @@ def evaluate_loss(
     device: torch.device,
     batch_size: int = 32,
     skip_ids: tuple[int, ...] = (),
+    precision: str = "",
 ) -> float:
     """Mean cross-entropy per target token over validation blocks (padding and `skip_ids` not counted)."""
     was_training = model.training
@@ -106,7 +107,7 @@ def evaluate_loss(
         for token in skip_ids:
             targets[targets == token] = -100
         tokens = int((targets != -100).sum())
-        with autocast_for(device):
+        with autocast_for(device, precision):
             _, loss = model(chunk[:, :-1], targets)
         total += float(loss) * tokens
         count += tokens

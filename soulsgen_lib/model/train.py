@@ -29,7 +29,7 @@ from soulsgen_lib.atomic import atomic_path, write_text_atomic
 from soulsgen_lib.folders import CorpusFolder, ModelFolder, write_word_counts
 from soulsgen_lib.model.config import GPTConfig, SamplingDefaults, TrainConfig, resolve_configs
 from soulsgen_lib.model.data import TokenStream, count_words, evaluate_loss, validation_blocks
-from soulsgen_lib.model.device import autocast_for, pick_device
+from soulsgen_lib.model.device import autocast_for, pick_device, resolve_precision
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig
 from soulsgen_lib.model.gpt import GPT
@@ -59,7 +59,7 @@ def make_optimizer(model: GPT, config: TrainConfig, device: torch.device) -> tor
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(
-        groups, lr=config.learning_rate, betas=(config.beta1, config.beta2), fused=device.type == "cuda"
+        groups, lr=config.learning_rate, betas=(config.beta1, config.beta2), fused=device.type in ("cuda", "cpu")
     )
 
 
@@ -305,7 +305,7 @@ class _TrainingRun:
             while self.step < config.max_steps and not self.early_stopped and not self.out_of_time:
                 inputs, targets = self.stream.sample(config.batch_size, self.data_generator)
                 inputs, targets = inputs.to(self.device), targets.to(self.device)
-                with autocast_for(self.device):
+                with autocast_for(self.device, self.config.precision):
                     _, loss = self.network(inputs, targets)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
@@ -355,7 +355,8 @@ class _TrainingRun:
 
     def _evaluate_and_checkpoint(self) -> None:
         blocks = self.val_blocks[: self.config.eval_max_blocks]
-        val_loss = evaluate_loss(self.model, blocks, self.tokenizer.pad_id, self.device)
+        precision = self.config.precision
+        val_loss = evaluate_loss(self.model, blocks, self.tokenizer.pad_id, self.device, precision=precision)
         self._log({"step": self.step, "val_loss": round(val_loss, 5), "val_ppl": round(math.exp(val_loss), 3)})
         if val_loss < self.best_val_loss - self.config.min_improvement:
             self.best_val_loss, self.best_step = val_loss, self.step
@@ -412,7 +413,9 @@ class _TrainingRun:
         folder = self.folder
         best = folder.load_weights(self.device)
         self.model.load_state_dict(best["model"])
-        test_loss = evaluate_loss(self.model, self.val_blocks, self.tokenizer.pad_id, self.device)
+        test_loss = evaluate_loss(
+            self.model, self.val_blocks, self.tokenizer.pad_id, self.device, precision=self.config.precision
+        )
         _write_familiar_words(self.corpus, folder, train_sentences)
         folder.save_corpus_words(self.corpus_words)
         folder.save_novelty(NoveltyIndex.from_texts(train_sentences))
@@ -430,6 +433,7 @@ class _TrainingRun:
             "train_seconds": round(self.train_seconds, 1),
             "train_tokens": self.stream.num_tokens,
             "device": str(self.device),
+            "precision": resolve_precision(self.device, self.config.precision),
             "world_size": self.runtime.world_size,
         }
         folder.save_metrics(metrics)

@@ -3,6 +3,7 @@ import torch
 
 from soulsgen_lib.model import ModelError
 from soulsgen_lib.model.config import PRESETS, GPTConfig, preset, resolve_configs
+from soulsgen_lib.model.device import autocast_for, cpu_computes_bf16
 from soulsgen_lib.model.gpt import GPT
 
 
@@ -80,3 +81,24 @@ def test_loss_ignores_padding_targets(small_gpt):
 def test_sequences_longer_than_the_context_are_refused(small_gpt):
     with pytest.raises(ValueError, match="block_size"):
         small_gpt(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_precision_setting_picks_the_autocast(small_gpt):
+    cpu = torch.device("cpu")
+    inputs = torch.randint(0, 50, (2, 8))
+
+    def logits_dtype(precision: str) -> torch.dtype:
+        with autocast_for(cpu, precision):
+            return small_gpt(inputs)[0].dtype
+
+    assert logits_dtype("fp32") == torch.float32
+    assert logits_dtype("bf16") == torch.bfloat16
+    # Left empty, bf16 only where this CPU computes it natively (emulated bf16 is slower than fp32).
+    assert logits_dtype("") == (torch.bfloat16 if cpu_computes_bf16() else torch.float32)
+
+
+def test_precision_setting_is_checked():
+    _, train_config = resolve_configs("small", overrides={"precision": "bf16"})
+    assert train_config.precision == "bf16"
+    with pytest.raises(ModelError, match="precision must be fp32, bf16 or empty"):
+        resolve_configs("small", overrides={"precision": "fp16"})

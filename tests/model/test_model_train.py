@@ -113,6 +113,17 @@ def test_a_time_limit_stops_training_with_the_best_weights_kept(tmp_path, model_
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["stopped_by_time_limit"] is True
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_learns_at_either_precision_and_records_it(tmp_path, model_corpus_dir, precision):
+    overrides = {**FAST, "precision": precision}
+    train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=30, overrides=overrides, progress=False)
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["precision"] == precision
+    log = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
+    train_losses = [r["train_loss"] for r in log if "train_loss" in r]
+    assert train_losses[-1] < train_losses[0] * 0.8
+
+
 def test_the_rate_decays_by_whichever_budget_runs_out_first():
     _, config = resolve_configs("small", steps=1000)
     warm = config.warmup_steps
