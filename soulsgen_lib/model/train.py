@@ -9,6 +9,7 @@ Runs on one device, or under `torchrun` with DistributedDataParallel (NCCL on GP
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +63,32 @@ def make_optimizer(model: GPT, config: TrainConfig, device: torch.device) -> tor
     return torch.optim.AdamW(
         groups, lr=config.learning_rate, betas=(config.beta1, config.beta2), fused=device.type in ("cuda", "cpu")
     )
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights, evaluated and saved in place of the last step's."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.params = list(model.parameters())
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))  # early steps: follow the weights closely
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1 - decay)
+
+    @contextlib.contextmanager
+    def swapped_in(self) -> Iterator[None]:
+        """The averaged weights in the model for the block; the trained ones back after."""
+        trained = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            torch._foreach_copy_([p.data for p in self.params], self.shadow)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.data for p in self.params], trained)
 
 
 @dataclass
@@ -230,6 +258,7 @@ class _TrainingRun:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(step, train_config, self.time_spent)
         )
+        self.average = WeightAverage(self.model, train_config.weight_average) if train_config.weight_average else None
         self.network: torch.nn.Module = self.model
         if train_config.compile:
             self.network = torch.compile(self.network)
@@ -276,6 +305,8 @@ class _TrainingRun:
         if rng.get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"])
         self.data_generator.set_state(rng["data"])
+        if self.average is not None:
+            self.average.shadow = [t.to(self.device) for t in checkpoint["weight_average"]]
         if self.runtime.is_main:
             self._truncate_metrics_log(self.step)
 
@@ -312,6 +343,8 @@ class _TrainingRun:
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
+                if self.average is not None:
+                    self.average.update(self.step)
                 self.step += 1
                 window_steps += 1
                 if self.step % config.log_every == 0 or self.step == config.max_steps:
@@ -354,6 +387,11 @@ class _TrainingRun:
         return float(shared.item())
 
     def _evaluate_and_checkpoint(self) -> None:
+        with self.average.swapped_in() if self.average is not None else contextlib.nullcontext():
+            self._evaluate()
+        self._write_checkpoint()
+
+    def _evaluate(self) -> None:
         blocks = self.val_blocks[: self.config.eval_max_blocks]
         precision = self.config.precision
         val_loss = evaluate_loss(self.model, blocks, self.tokenizer.pad_id, self.device, precision=precision)
@@ -366,7 +404,6 @@ class _TrainingRun:
         else:
             self.evals_without_improvement += 1
             self.early_stopped = self.evals_without_improvement >= self.config.patience
-        self._write_checkpoint()
 
     def _save_model(self) -> None:
         self.folder.save_weights(
@@ -401,6 +438,7 @@ class _TrainingRun:
             "evals_without_improvement": self.evals_without_improvement,
             "train_seconds": self.train_seconds,
             "rng": states,
+            "weight_average": self.average.shadow if self.average is not None else None,
             "model_config": self.model_config.to_dict(),
             "train_config": asdict(self.config),
             "tokenizer_sha256": self.tokenizer.sha256(),

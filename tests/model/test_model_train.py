@@ -15,7 +15,8 @@ from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model import MODEL_FILES, ModelError
 from soulsgen_lib.model import train as training
-from soulsgen_lib.model.config import SamplingDefaults, resolve_configs
+from soulsgen_lib.model.config import GPTConfig, SamplingDefaults, resolve_configs
+from soulsgen_lib.model.gpt import GPT
 from soulsgen_lib.model.tokenizer import load_tokenizer
 from soulsgen_lib.model.train import train_model
 
@@ -99,6 +100,39 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, model_corpus
     assert log_steps == sorted(log_steps)  # the killed run's lines past step 20 were not kept twice
 
 
+def test_the_weight_average_follows_the_weights_and_swaps_in_only_for_its_block():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(4, 4)
+    average = training.WeightAverage(layer, decay=0.5)
+    start = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    average.update(step=100)  # past the early steps: the decay itself
+    assert torch.allclose(average.shadow[0], start + 0.5)
+    trained = layer.weight.detach().clone()
+    with average.swapped_in():
+        assert torch.equal(layer.weight, average.shadow[0])
+    assert torch.equal(layer.weight, trained)
+
+
+def test_the_weight_average_is_what_is_kept_and_it_resumes_exactly(tmp_path, model_corpus_dir):
+    overrides = {**FAST, "weight_average": 0.9}
+    run = {"preset": "tiny", "steps": 30, "seed": 3, "overrides": overrides, "progress": False}
+    train_model(model_corpus_dir, tmp_path / "whole", **run)
+    with killed_at_checkpoint(20), pytest.raises(KeyboardInterrupt):
+        train_model(model_corpus_dir, tmp_path / "killed", **run)
+    checkpoint = torch.load(tmp_path / "killed" / ModelFolder.CHECKPOINT, weights_only=False)
+    assert checkpoint["best_step"] == 20
+    kept = weights(tmp_path / "killed")
+    names = [name for name, _ in GPT(GPTConfig.from_dict(checkpoint["model_config"])).named_parameters()]
+    for name, averaged in zip(names, checkpoint["weight_average"], strict=True):
+        assert torch.equal(kept[name], averaged), name  # the kept weights are the average ...
+    assert not torch.equal(kept["wte.weight"], checkpoint["model"]["wte.weight"])  # ... not the last step's
+    train_model(model_corpus_dir, tmp_path / "killed", resume=True, **run)
+    whole, resumed = weights(tmp_path / "whole"), weights(tmp_path / "killed")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
 def test_validation_that_stops_improving_stops_training_early(tmp_path, model_corpus_dir):
     overrides = {**FAST, "learning_rate": 0.0, "patience": 1}
     card = train_model(model_corpus_dir, tmp_path / "m", preset="tiny", steps=50, overrides=overrides, progress=False)
@@ -176,6 +210,8 @@ def test_overrides_are_typed_and_checked():
         resolve_configs("tiny", overrides={"batch_size": "many"})
     with pytest.raises(ModelError, match="unknown preset"):
         resolve_configs("huge")
+    with pytest.raises(ModelError, match=r"weight_average is a decay in \[0, 1\)"):
+        resolve_configs("small", overrides={"weight_average": "1.0"})
 
 
 def test_train_command_trains_and_reports_errors_in_one_line(tmp_path, model_corpus_dir):
