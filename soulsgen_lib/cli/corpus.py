@@ -86,7 +86,8 @@ def corpus() -> None:
     type=click.FloatRange(0.0, 0.5),
     default=0.05,
     show_default=True,
-    help="Share of source entries held out in test.txt (split by entry, deterministic).",
+    help="Share of source entries held out in test.txt (split by entry, deterministic; a test entry keeps only "
+    "sentences no other entry holds).",
 )
 @click.option(
     "--boilerplate-threshold",

@@ -2,7 +2,8 @@
 
 Two passes. The first reads and cleans each file on worker processes (`workers`) and spills its records to
 disk (`spill`), counting in a fixed-size sketch (`sketch`) how many entries hold each sentence. The second reads
-the spill back in file order, keeps boilerplate once, splits train and test by entry and writes the corpus.
+the spill back in file order, keeps boilerplate once, splits train and test by entry (a test entry keeps only the
+sentences no other entry holds, so the test split is unseen) and writes the corpus.
 """
 
 from __future__ import annotations
@@ -390,22 +391,26 @@ def _dedupe_split_write(
     ):
         for row, names in spilled:
             record = _Record._make(row)
-            kept = record.sentences
-            entry_counts = first_pass.sentence_entries.counts(record.keys)
-            if max(entry_counts) >= threshold:
-                kept = []
-                for sentence, entries in zip(record.sentences, entry_counts, strict=True):
-                    if entries >= threshold:
-                        if sentence in boilerplate_seen:
-                            first_pass.counts.sentences[clean.BOILERPLATE] += 1
-                            continue
-                        boilerplate_seen.add(sentence)
-                    kept.append(sentence)
-            if not kept:
-                continue
             is_test = record.score < options.test_fraction or (
                 forced_test is not None and _entry_key(record) == forced_test[1]
             )
+            kept = []
+            entry_counts = first_pass.sentence_entries.counts(record.keys)
+            for sentence, entries in zip(record.sentences, entry_counts, strict=True):
+                # Held out means unseen: a sentence other entries hold too (train ones, nearly always) is not a
+                # test sentence; scored on it, a model is rewarded for replaying the train split. The one
+                # forced test entry keeps its sentences, so the test split is never empty.
+                if is_test and entries > 1 and forced_test is None:
+                    first_pass.counts.sentences[clean.HELD_OUT_DUPLICATE] += 1
+                    continue
+                if entries >= threshold:
+                    if sentence in boilerplate_seen:
+                        first_pass.counts.sentences[clean.BOILERPLATE] += 1
+                        continue
+                    boilerplate_seen.add(sentence)
+                kept.append(sentence)
+            if not kept:
+                continue
             split = "test" if is_test else "train"
             item = None if record.category is None else _item_name(record.ids, names.get(record.category, {}))
             rows.write(_jsonl_rows(record, item, split, kept))

@@ -21,6 +21,7 @@ OTHER_SCRIPT = "other_script"
 TOO_SHORT = "too_short"
 FRAGMENT = "fragment"
 BOILERPLATE = "boilerplate"
+HELD_OUT_DUPLICATE = "held_out_duplicate"  # a test entry's sentence that other entries hold too
 EXCLUDED_TABLE = "excluded_table"
 
 NULL_MARKERS = frozenset({"%null%", "no_text", "no text", "none text", "(dummytext)", "dummytext"})

@@ -106,6 +106,22 @@ def test_split_is_by_entry_and_follows_the_fraction(tmp_path):
     assert _lines(tmp_path / "none" / "test.txt") == []
 
 
+def test_no_test_sentence_is_also_a_train_sentence(tmp_path):
+    shared = "Restores a little of the bearer's strength."  # in two entries: below the boilerplate threshold
+    entries = [(i, f"Entry {i} tells a tale." + (f" {shared}" if i % 2 else "")) for i in range(400)]
+    write_table(tmp_path / "game", "Item_long_desc_", entries)
+    build_corpus([tmp_path / "game"], tmp_path / "corpus", CorpusOptions(test_fraction=0.1, boilerplate_threshold=1000))
+    train, test = _lines(tmp_path / "corpus" / "train.txt"), _lines(tmp_path / "corpus" / "test.txt")
+    assert shared in train and shared not in test
+    assert not set(test) & set(train)
+    test_entries_with_it = sum(row["split"] == "test" and row["ids"][0] % 2 == 1 for row in _rows(tmp_path / "corpus"))
+    manifest = json.loads((tmp_path / "corpus" / "manifest.json").read_text(encoding="utf-8"))
+    assert (
+        test_entries_with_it > 0
+        and manifest["rules"]["sentences_removed"]["held_out_duplicate"] == test_entries_with_it
+    )
+
+
 def test_unknown_tables_are_left_out_unless_included(tmp_path):
     write_table(tmp_path / "game", "Chronicle_", [(1, "A chronicle of the drowned archive.")])
     write_table(tmp_path / "game", "Event_text_", [(1, "The seal holds this door shut.")])
