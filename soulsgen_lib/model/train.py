@@ -2,8 +2,9 @@
 
 Sentences are shuffled once and packed (`data.TokenStream`). AdamW with warm-up and cosine decay, gradient
 clipping, dropout and weight decay; validation on `test.txt` every `eval_every` steps keeps the
-best weights and stops early when validation stops improving. Every checkpoint holds what an
-exact resume needs (model, optimizer, scheduler, step, RNG states, configs, tokenizer hash).
+best weights (of a moving average of the weights, where `weight_average` is set) and stops early
+when validation stops improving. Every checkpoint holds what an exact resume needs (model,
+optimizer, scheduler, step, RNG states, weight average, configs, tokenizer hash).
 Runs on one device, or under `torchrun` with DistributedDataParallel (NCCL on GPUs, gloo on CPU).
 """
 
@@ -306,7 +307,9 @@ class _TrainingRun:
             torch.cuda.set_rng_state(rng["cuda"])
         self.data_generator.set_state(rng["data"])
         if self.average is not None:
-            self.average.shadow = [t.to(self.device) for t in checkpoint["weight_average"]]
+            self.average = WeightAverage(self.model, self.config.weight_average)  # a checkpoint without one starts here
+            if checkpoint.get("weight_average") is not None:
+                self.average.shadow = [t.to(self.device) for t in checkpoint["weight_average"]]
         if self.runtime.is_main:
             self._truncate_metrics_log(self.step)
 

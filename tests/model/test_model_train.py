@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import subprocess
 import sys
@@ -131,6 +132,18 @@ def test_the_weight_average_is_what_is_kept_and_it_resumes_exactly(tmp_path, mod
     train_model(model_corpus_dir, tmp_path / "killed", resume=True, **run)
     whole, resumed = weights(tmp_path / "whole"), weights(tmp_path / "killed")
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
+def test_a_checkpoint_from_before_the_weight_average_resumes_with_one(tmp_path, model_corpus_dir):
+    run = {"preset": "tiny", "steps": 30, "seed": 3, "overrides": {**FAST, "weight_average": 0.9}, "progress": False}
+    with killed_at_checkpoint(20), pytest.raises(KeyboardInterrupt):
+        train_model(model_corpus_dir, tmp_path / "m", **run)
+    path = tmp_path / "m" / ModelFolder.CHECKPOINT
+    checkpoint = torch.load(path, weights_only=False)
+    del checkpoint["weight_average"]  # as an older version wrote it
+    torch.save(checkpoint, path)
+    card = train_model(model_corpus_dir, tmp_path / "m", resume=True, **run)
+    assert card["steps"] == 30 and math.isfinite(card["test_perplexity"])
 
 
 def test_validation_that_stops_improving_stops_training_early(tmp_path, model_corpus_dir):
