@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from soulsgen_lib.model.device import PRECISIONS
 from soulsgen_lib.model.errors import ModelError
 
 TOKENIZER_KINDS = ("word", "subword")
 PROMPT_STRATEGIES = ("none", "familiar")
+PRECISIONS = ("", "fp32", "bf16")  # "": bf16 where the device computes it natively, else fp32 (model/device.py)
 
 
 @dataclass

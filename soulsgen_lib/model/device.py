@@ -6,8 +6,6 @@ import contextlib
 
 import torch
 
-PRECISIONS = ("", "fp32", "bf16")  # "": bf16 where the device computes it natively, else fp32
-
 
 def pick_device(requested: str | None = None) -> torch.device:
     """The requested device, else CUDA, then Apple MPS, then CPU."""
