@@ -8,7 +8,8 @@ sampling settings and likelihood filter given here ("tuned"; omitted when neithe
 the accepted sentences per second of the tuned generator with the likelihood filter applied as
 the generator will apply it. Prints one markdown table per model: first-try pass rate, MAUVE
 (mean and by seed), length JS divergence, distinct-2, word-class fluency beside the test split's,
-copies / near-copies / invented words after filtering. Real game text stays outside the repo:
+copies / near-copies / invented words after filtering, and the distribution figures of as many
+real train sentences: what real text reaches on this test split. Real game text stays outside the repo:
 point at corpus folders built with `soulsgen corpus build`. Figures swing with machine load.
 """
 
@@ -36,16 +37,20 @@ TARGETS = {
 
 
 def row_values(card: dict) -> dict:
-    """The issue table's cells for one generator's scorecard."""
-    filtered = card["filtered"]
+    """The issue table's cells for one generator's scorecard (real train sentences pass no filters: a dash)."""
+    filtered = card.get("filtered")
     by_seed = " / ".join(str(m) for m in card["mauve_by_seed"])
     return {
-        "first_try": card["first_try_pass_rate"],
+        "first_try": card.get("first_try_pass_rate", "—"),
         "mauve": f"{card['mauve']} ({by_seed})",
         "length_js": f"{card['length_js_divergence']} ({card['mean_words']} words)",
         "distinct_2": card["distinct_2"],
-        "fluency": card["fluency_perplexity"],
-        "copies": f"{filtered['copy_rate']} / {filtered['near_copy_rate']} / {filtered['invented_word_rate']}",
+        "fluency": card.get("fluency_perplexity", "—"),
+        "copies": (
+            f"{filtered['copy_rate']} / {filtered['near_copy_rate']} / {filtered['invented_word_rate']}"
+            if filtered
+            else "—"
+        ),
     }
 
 
@@ -110,6 +115,7 @@ def main() -> None:
                 default_speed = accepted_per_second(Path(model_dir), {}, None)
                 results[f"{name}/tuned"] = card
             columns["markovify"] = default["markovify"]
+            columns["real train sentences"] = default["train_sentences"]
         results[name] = default
         print(f"\n## {name}: train/test split of {corpus_dir}; test fluency {default['test_fluency_perplexity']}")
         print(f"evaluation of the defaults with markovify: {default_seconds:.0f} s")

@@ -4,10 +4,13 @@ The scorecard: test perplexity; first-try pass rate of the filters; copy, near-c
 invented-word rates (raw and after filtering); distinct-2; words per sentence against the test
 split and the Jensen-Shannon divergence of the two length histograms; the acceptance rate of
 the filters; MAUVE against the test split on MiniLM sentence embeddings, mean and spread over
-several sampling seeds; word-class 4-gram perplexity (fluency) beside the test split's own. It
-writes scorecard.json and an HTML report with the lexical charts of the corpus, the model and the
-baseline side by side, and random accepted sentences beside random test sentences. markovify,
-MAUVE and the lexical report are imported lazily.
+several sampling seeds; word-class 4-gram perplexity (fluency) beside the test split's own. The
+same count of the train split's own sentences, drawn per seed, is scored the same way: how far
+real game text gets on each distribution measure against a test split this size (MAUVE's cluster
+histograms of a few hundred sentences keep even real text below 1). It writes scorecard.json
+and an HTML report with the lexical charts of the corpus, the model and the baseline side by
+side, and random accepted sentences beside random test sentences. markovify, MAUVE and the
+lexical report are imported lazily.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import math
 import random
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 
 from soulsgen_lib.atomic import write_text_atomic
@@ -141,6 +144,17 @@ def score(
     }
 
 
+def reference_card(sample: Sequence[str], test_sentences: Sequence[str]) -> dict:
+    """The distribution figures of real train sentences: the yardstick for the generators' own."""
+    return {
+        "sentences": len(sample),
+        "distinct_2": round(distinct_2(sample), 4),
+        "mean_words": round(sum(len(s.split()) for s in sample) / max(len(sample), 1), 2),
+        "test_mean_words": round(sum(len(s.split()) for s in test_sentences) / max(len(test_sentences), 1), 2),
+        "length_js_divergence": round(js_divergence(length_histogram(sample), length_histogram(test_sentences)), 4),
+    }
+
+
 def model_drafts(
     generator: Generator,
     seed: int,
@@ -229,12 +243,17 @@ def own_ceiling(generator: Generator, quantile: float, seed: int, count: int = 3
 
 
 def distribution_measures(
-    runs: dict[str, list[list[str]]], train_sentences: Sequence[str], test_sentences: Sequence[str], seed: int
+    runs: dict[str, list[list[str]]],
+    train_sentences: Sequence[str],
+    test_sentences: Sequence[str],
+    seed: int,
+    in_sample: Container[str] = (),
 ) -> dict:
     """MAUVE against the test split per sampling seed (mean, spread) and word-class perplexity of each generator.
 
     `runs` maps a generator's name to its accepted sentences, one list per sampling seed; fluency is
-    scored on the first seed's list, as are the other scorecard figures.
+    scored on the first seed's list, as are the other scorecard figures, except for the runs named in
+    `in_sample`: sentences the tag model was counted from would score as more fluent than they are.
     """
     from soulsgen_lib.model.mauve import MAUVE_MIN, mauve_score, sentence_embeddings
 
@@ -250,8 +269,9 @@ def distribution_measures(
             "mauve": round(mean, 4) if by_seed else None,
             "mauve_spread": round(spread, 4) if by_seed else None,
             "mauve_by_seed": [round(m, 4) for m in by_seed],
-            "fluency_perplexity": _finite(fluency.perplexity(sentence_sets[0])),
         }
+        if name not in in_sample:
+            measures[name]["fluency_perplexity"] = _finite(fluency.perplexity(sentence_sets[0]))
     return measures
 
 
@@ -276,7 +296,9 @@ def evaluate_model(
 ) -> dict:
     """Write scorecard.json and report.html into `out_dir` and return the scorecard.
 
-    `count` sentences are sampled per sampling seed (`seed`, `seed` + 1, ...). `sampling` overrides
+    `count` sentences are sampled per sampling seed (`seed`, `seed` + 1, ...); with `baseline`,
+    markovify is scored beside the model and so are `count` real train sentences per seed
+    ("train_sentences": the figures real text reaches). `sampling` overrides
     fields of the model's `SamplingDefaults` (how defaults are tuned). `likelihood_quantile` adds the
     likelihood filter with its ceiling at that quantile of the model's own sentences (`own_ceiling`);
     `likelihood_ceiling` gives the ceiling itself (a calibrated one).
@@ -328,7 +350,12 @@ def evaluate_model(
         scorecard["markovify"] = score(*markov_runs[0], novelty, vocabulary, test_sentences, seed)
         runs["markovify"] = [collected["accepted_sentences"] for _, collected in markov_runs]
         columns["markovify (state size 2)"] = runs["markovify"][0]
-    measures = distribution_measures(runs, train_sentences, test_sentences, seed)
+        size = min(count, len(train_sentences))  # seeds of their own, apart from the sampling seeds
+        runs["train_sentences"] = [
+            random.Random(seed + 2_000_000 + k).sample(train_sentences, size) for k in range(sampling_seeds)
+        ]
+        scorecard["train_sentences"] = reference_card(runs["train_sentences"][0], test_sentences)
+    measures = distribution_measures(runs, train_sentences, test_sentences, seed, in_sample={"train_sentences"})
     scorecard["test_fluency_perplexity"] = measures.pop("test")["fluency_perplexity"]
     for name, values in measures.items():
         scorecard[name].update(values)
@@ -357,6 +384,17 @@ _ROWS = (
 )
 
 
+_COLUMN_TITLES = {"model": "model", "markovify": "markovify", "train_sentences": "real train sentences (yardstick)"}
+
+
+def _cell(value: Callable[[dict], object], card: dict) -> str:
+    """A scorecard cell; a measure the column has no figure for (the real sentences pass no filters) shows a dash."""
+    try:
+        return str(value(card))
+    except KeyError:
+        return "—"
+
+
 def _mauve_cell(card: dict) -> str:
     by_seed = " / ".join(str(m) for m in card["mauve_by_seed"])
     return f"{card['mauve']} ± {card['mauve_spread']} ({by_seed})"
@@ -364,8 +402,8 @@ def _mauve_cell(card: dict) -> str:
 
 def scorecard_html(scorecard: dict, shown_test: Sequence[str]) -> str:
     """The scorecard as an HTML table, one column per generator, then random sentences beside real test ones."""
-    names = [name for name in ("model", "markovify") if name in scorecard]
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    names = [name for name in ("model", "markovify", "train_sentences") if name in scorecard]
+    head = "".join(f"<th>{html.escape(_COLUMN_TITLES[name])}</th>" for name in names)
     rows = [
         f"<tr><th>test perplexity per token ({scorecard['tokenizer']} tokenizer) / per word</th>"
         f"<td>{scorecard['test_perplexity']} / {scorecard['test_perplexity_per_word']}</td></tr>",
@@ -373,9 +411,13 @@ def scorecard_html(scorecard: dict, shown_test: Sequence[str]) -> str:
         f"<td>{scorecard['test_fluency_perplexity']}</td></tr>",
     ]
     for label, value in _ROWS:
-        cells = "".join(f"<td>{html.escape(str(value(scorecard[name])))}</td>" for name in names)
+        cells = "".join(f"<td>{html.escape(_cell(value, scorecard[name]))}</td>" for name in names)
         rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
-    lists = {f"{name}: {SHOWN_SENTENCES} random accepted sentences": scorecard[name]["examples"] for name in names}
+    lists = {
+        f"{name}: {SHOWN_SENTENCES} random accepted sentences": scorecard[name]["examples"]
+        for name in names
+        if "examples" in scorecard[name]
+    }
     lists[f"test split: {SHOWN_SENTENCES} random real sentences"] = list(shown_test)
     side_by_side = "".join(
         f"<td style='vertical-align:top'><h3>{html.escape(title)}</h3><ol>"

@@ -17,6 +17,7 @@ from soulsgen_lib.model.evaluate import (
     evaluate_model,
     js_divergence,
     length_histogram,
+    reference_card,
 )
 from soulsgen_lib.model.fluency import ClassNgramModel, word_class
 from soulsgen_lib.model.mauve import mauve_score, sentence_embeddings
@@ -33,6 +34,20 @@ def test_js_divergence_is_zero_for_equal_and_one_for_disjoint_histograms():
 def test_distinct_2_and_length_histogram():
     assert distinct_2(["a b a b", "a b"]) == pytest.approx(2 / 4)
     assert length_histogram(["one two", "three"])[1:3] == [1, 1]
+
+
+def test_reference_card_scores_real_sentences_by_the_generators_measures():
+    test = ["The moon is pale tonight.", "A knight stands at the gate."]
+    same = reference_card(test, test)
+    assert same == {
+        "sentences": 2,
+        "distinct_2": 1.0,
+        "mean_words": 5.5,
+        "test_mean_words": 5.5,
+        "length_js_divergence": 0.0,
+    }
+    longer = reference_card(["One two three four five six seven eight nine ten eleven."], test)
+    assert longer["length_js_divergence"] == 1.0 and longer["mean_words"] == 11
 
 
 def test_collect_resamples_failures_and_duplicates():
@@ -132,7 +147,15 @@ def test_report_shows_mauve_fluency_and_random_sentences_beside_test_ones(tmp_pa
         assert card["fluency_perplexity"] > 1
         assert len(card["examples"]) == 20
     assert scorecard["test_fluency_perplexity"] > 1
+    # The yardstick: the same count of real train sentences, scored by the same measures.
+    reference = scorecard["train_sentences"]
+    assert reference["sentences"] == 30 and len(reference["mauve_by_seed"]) == 2
+    assert all(0 < m <= 1 for m in reference["mauve_by_seed"])
+    assert 0 < reference["distinct_2"] <= 1 and 0 <= reference["length_js_divergence"] <= 1
+    # No filters, and no fluency: the tag model was counted from these very sentences.
+    assert not {"examples", "first_try_pass_rate", "fluency_perplexity"} & set(reference)
     report = (tmp_path / "report.html").read_text()
+    assert "real train sentences (yardstick)" in report
     assert "MAUVE vs test split" in report and "word-class 4-gram perplexity" in report
     assert "test split: 20 random real sentences" in report and "model: 20 random accepted sentences" in report
     test_sentences = (model_corpus_dir / "test.txt").read_text().splitlines()
