@@ -65,13 +65,29 @@ def test_evaluate_with_the_likelihood_filter_turns_back_unlikely_drafts(tmp_path
 def test_calibration_stores_the_best_setting_beside_the_model(tmp_path, tiny_model_dir, model_corpus_dir):
     model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
     config = CalibrationConfig(
-        temperatures=(1.0, 1.5), class_temperatures=(0.7,), count=20, max_near_copy_rate=1.0, max_fluency_ratio=100.0
+        temperatures=(1.0, 1.5),
+        class_temperatures=(0.7,),
+        count=20,
+        min_gain=0.0,
+        max_near_copy_rate=1.0,
+        max_fluency_ratio=100.0,
+        likelihood_quantile=0.9,
     )
+    own = Generator.load(model_dir).defaults
     calibration = calibrate_sampling(model_dir, model_corpus_dir, config)
     trials = calibration["trials"]
-    assert len(trials) == 2 and all(t["mauve"] is None or 0 < t["mauve"] <= 1 for t in trials)
+    # The model's own pair is tried first, beside the grid.
+    assert [(t["temperature"], t["class_temperature"]) for t in trials] == [
+        (own.temperature, own.class_temperature),
+        (1.0, 0.7),
+        (1.5, 0.7),
+    ]
+    assert all(t["mauve"] is None or 0 < t["mauve"] <= 1 for t in trials)
     best = max((t for t in trials if t["mauve"] is not None), key=lambda t: t["mauve"])
-    assert calibration["sampling"] == {"temperature": best["temperature"], "class_temperature": 0.7}
+    assert calibration["sampling"] == {
+        "temperature": best["temperature"],
+        "class_temperature": best["class_temperature"],
+    }
     assert calibration["likelihood_ceiling"] == best["likelihood_ceiling"] > 0
     version = calibration["model_version"]
     assert read_calibration(model_dir, version) == calibration
@@ -82,6 +98,22 @@ def test_calibration_stores_the_best_setting_beside_the_model(tmp_path, tiny_mod
         read_calibration(model_dir, version)
     with pytest.raises(ModelError, match="at least one temperature"):
         calibrate_sampling(model_dir, model_corpus_dir, CalibrationConfig(temperatures=()))
+
+
+def test_calibration_keeps_the_models_own_setting_unless_beaten_by_the_margin(
+    tmp_path, tiny_model_dir, model_corpus_dir
+):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    own = Generator.load(model_dir).defaults
+    grid = {"temperatures": (0.8, 2.0), "class_temperatures": (0.5,), "count": 20, "max_near_copy_rate": 1.0}
+    # No setting can add more than 1.0 to a MAUVE: the model's own pair stays, whatever the grid scores.
+    kept = calibrate_sampling(
+        model_dir, model_corpus_dir, CalibrationConfig(**grid, min_gain=1.0, max_fluency_ratio=100.0)
+    )
+    assert kept["sampling"] == {"temperature": own.temperature, "class_temperature": own.class_temperature}
+    assert len(kept["trials"]) == 3 and kept["likelihood_ceiling"] is None  # no likelihood filter by default
+    with pytest.raises(ModelError, match="one MAUVE seed"):
+        calibrate_sampling(model_dir, model_corpus_dir, CalibrationConfig(**grid, mauve_seeds=0))
 
 
 def test_calibration_with_no_fluent_enough_setting_takes_the_most_fluent(tmp_path, tiny_model_dir, model_corpus_dir):
@@ -98,7 +130,7 @@ def test_calibration_with_no_fluent_enough_setting_takes_the_most_fluent(tmp_pat
 def test_evaluate_cli_calibrates_then_scores_with_the_chosen_setting(tmp_path, tiny_model_dir, model_corpus_dir):
     model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
     args = ["--model", str(model_dir), "--corpus", str(model_corpus_dir), "--out", str(tmp_path / "out")]
-    args += ["-n", "20", "--seeds", "1", "--no-baseline", "--calibrate"]
+    args += ["-n", "20", "--seeds", "1", "--no-baseline", "--calibrate", "--calibration-sentences", "20"]
     result = CliRunner().invoke(soulsgen, ["evaluate", *args])
     assert result.exit_code == 0, result.output
     calibration = json.loads((model_dir / ModelFolder.CALIBRATION).read_text())
