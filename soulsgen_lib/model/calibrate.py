@@ -10,8 +10,8 @@ split wins (none such: the most fluent), unless it beats the model's own pair by
 1,000, and the best of a grid of nine is mostly that noise: on Elden Ring, with 300 sentences a
 trial and no margin, calibration picked 1.3 / 0.8, which scored 0.934 over 4 x 1,000 sentences
 where the defaults scored 0.951; at 1,000 a trial the nine ranged 0.938-0.964, settings that
-score 0.936-0.952 over 4 x 1,000. The choice and every trial
-go to `sampling_calibration.json` in the model folder, for the generator to load over its defaults.
+score 0.936-0.952 over 4 x 1,000. The choice and every trial go to `sampling_calibration.json`
+in the model folder, for the generator to load over its defaults.
 The likelihood filter (model/likelihood.py) is off unless `likelihood_quantile` is given: the
 generator never applies it, and on Elden Ring it turned back a fifth of the first drafts for no
 gain in MAUVE. With it, a trial's figures are taken past it at that trial's own ceiling.
