@@ -98,6 +98,16 @@ def collect(draft: DraftSource, count: int, max_rounds: int = MAX_ROUNDS) -> tup
     return first, {"accepted_sentences": accepted, **stats}
 
 
+def text_figures(sentences: Sequence[str], test_sentences: Sequence[str]) -> dict:
+    """Distinct-2, mean words per sentence beside the test split's, and the JS divergence of their length histograms."""
+    return {
+        "distinct_2": round(distinct_2(sentences), 4),
+        "mean_words": round(sum(len(s.split()) for s in sentences) / max(len(sentences), 1), 2),
+        "test_mean_words": round(sum(len(s.split()) for s in test_sentences) / max(len(test_sentences), 1), 2),
+        "length_js_divergence": round(js_divergence(length_histogram(sentences), length_histogram(test_sentences)), 4),
+    }
+
+
 def score(
     first: list[tuple[str, str | None]],
     collected: dict,
@@ -128,16 +138,11 @@ def score(
             "invented_words": sorted({w for w in words if w not in vocabulary})[:20],
         }
 
-    test_hist = length_histogram(test_sentences)
-    mean = sum(len(s.split()) for s in accepted) / max(len(accepted), 1)
     return {
         "first_try_pass_rate": round(first_pass / max(len(first), 1), 4),
         "raw": rates(raw),
         "filtered": rates(accepted),
-        "distinct_2": round(distinct_2(accepted), 4),
-        "mean_words": round(mean, 2),
-        "test_mean_words": round(sum(len(s.split()) for s in test_sentences) / max(len(test_sentences), 1), 2),
-        "length_js_divergence": round(js_divergence(length_histogram(accepted), test_hist), 4),
+        **text_figures(accepted, test_sentences),
         "acceptance_rate": collected["acceptance_rate"],
         "rejected": collected["rejected"],
         "examples": random.Random(seed).sample(accepted, min(SHOWN_SENTENCES, len(accepted))),
@@ -146,13 +151,7 @@ def score(
 
 def reference_card(sample: Sequence[str], test_sentences: Sequence[str]) -> dict:
     """The distribution figures of real train sentences: the yardstick for the generators' own."""
-    return {
-        "sentences": len(sample),
-        "distinct_2": round(distinct_2(sample), 4),
-        "mean_words": round(sum(len(s.split()) for s in sample) / max(len(sample), 1), 2),
-        "test_mean_words": round(sum(len(s.split()) for s in test_sentences) / max(len(test_sentences), 1), 2),
-        "length_js_divergence": round(js_divergence(length_histogram(sample), length_histogram(test_sentences)), 4),
-    }
+    return {"sentences": len(sample), **text_figures(sample, test_sentences)}
 
 
 def model_drafts(
