@@ -3,6 +3,16 @@
 Token + position embeddings, pre-norm transformer blocks with causal self-attention through
 `scaled_dot_product_attention`, an output layer tied to the token embedding, and a key/value
 cache so that generation feeds one new token per step instead of the whole prefix.
+
+A word-level vocabulary of a game (11,000 words for Elden Ring) makes the output layer half of a
+training step on a CPU. With `head_tokens` set, the output is a two-level softmax in the manner of
+the adaptive softmax (Grave et al., 2017): the `head_tokens` most frequent tokens (ids are in
+frequency order) and one "rarer word" entry share the first softmax, and a rare token's
+probability is that entry's times its own in a second softmax over the rare tokens. Training
+scores the second one only at positions whose target is rare (14% of Elden Ring's). Both read
+the tied embedding, which a small corpus needs: untied rare-word vectors overfit. The
+log-probabilities it returns stand in for logits everywhere: a softmax of them is the same
+distribution.
 """
 
 from __future__ import annotations
@@ -105,7 +115,12 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # tied: the same matrix reads and writes words
+        self.rare_cutoff = head_cutoff(config)
+        if self.rare_cutoff:
+            self.rare_vector = nn.Parameter(torch.zeros(config.n_embd))  # writes the "rarer word" entry
         self.apply(self._init_weights)
+        if self.rare_cutoff:
+            nn.init.normal_(self.rare_vector, mean=0.0, std=0.02)
         for name, parameter in self.named_parameters():
             if name.endswith("proj.weight"):  # GPT-2: scale residual projections by depth
                 nn.init.normal_(parameter, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
@@ -123,10 +138,43 @@ class GPT(nn.Module):
         """Parameters counted once (the tied output layer shares the embedding)."""
         return sum(p.numel() for p in self.parameters())
 
+    @property
+    def adaptive(self) -> bool:
+        return bool(self.rare_cutoff)
+
+    def _head_log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of the frequent tokens and, last, of the "rarer word" entry."""
+        weights = torch.cat([self.wte.weight[: self.rare_cutoff], self.rare_vector[None]])
+        return F.log_softmax(F.linear(hidden, weights).float(), dim=-1)
+
+    def _rare_log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities among the rare tokens alone."""
+        return F.log_softmax(F.linear(hidden, self.wte.weight[self.rare_cutoff :]).float(), dim=-1)
+
+    def _scores(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-token logits (or, from an adaptive head, log-probabilities) for hidden states (..., n_embd)."""
+        if not self.adaptive:
+            return self.lm_head(hidden)
+        head = self._head_log_probs(hidden)
+        return torch.cat([head[..., :-1], head[..., -1:] + self._rare_log_probs(hidden)], dim=-1)
+
+    def _adaptive_loss(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean -log p of `targets` (N,) given `hidden` (N, n_embd): rare targets add their second softmax."""
+        log_probs = self._head_log_probs(hidden).gather(1, targets.clamp(max=self.rare_cutoff)[:, None])[:, 0]
+        rare = targets >= self.rare_cutoff
+        if rare.any():
+            within = self._rare_log_probs(hidden[rare]).gather(1, (targets[rare] - self.rare_cutoff)[:, None])[:, 0]
+            log_probs = log_probs.masked_scatter(rare, log_probs[rare] + within)
+        return -log_probs.mean()
+
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None, ignore_index: int = -100
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, T, vocab) for a batch of token ids; the mean cross-entropy when targets are given."""
+        """Logits (B, T, vocab) for a batch of token ids; the mean cross-entropy when targets are given.
+
+        With an adaptive head and targets, only the loss is computed (the logits are None): scoring
+        every token of the vocabulary is the cost that head saves.
+        """
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size {self.config.block_size}")
@@ -134,9 +182,14 @@ class GPT(nn.Module):
         x = self.drop(self.wte(idx) + self.wpe(positions))
         for layer, block in enumerate(self.blocks):
             x = block(x, None, layer)
-        logits = self.lm_head(self.ln_f(x))
+        hidden = self.ln_f(x)
         if targets is None:
-            return logits, None
+            return self._scores(hidden), None
+        if self.adaptive:
+            flat_targets = targets.reshape(-1)
+            kept = flat_targets != ignore_index
+            return None, self._adaptive_loss(hidden.reshape(-1, hidden.size(-1))[kept], flat_targets[kept])
+        logits = self.lm_head(hidden)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=ignore_index)
         return logits, loss
 
@@ -155,4 +208,9 @@ class GPT(nn.Module):
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         cache.length = start + T
-        return self.lm_head(self.ln_f(x[:, -1, :]))
+        return self._scores(self.ln_f(x[:, -1, :]))
+
+
+def head_cutoff(config: GPTConfig) -> int:
+    """The first rare token id of the two-level softmax; 0 (one full softmax) where the vocabulary is no larger."""
+    return config.head_tokens if 0 < config.head_tokens < config.vocab_size - 1 else 0

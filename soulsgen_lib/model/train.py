@@ -166,7 +166,7 @@ def _load_checkpoint(
             "resume with the same corpus, or train without --resume into a new folder"
         )
     checkpoint = folder.load_checkpoint(device)
-    saved = checkpoint.get("model_config", {})
+    saved = GPTConfig.from_dict(checkpoint.get("model_config", {})).to_dict()  # a newer setting: its default
     wanted = model_config.to_dict()
     different = sorted(key for key in wanted if key != "vocab_size" and saved.get(key) != wanted[key])
     if different:

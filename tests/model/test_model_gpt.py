@@ -4,13 +4,25 @@ import torch
 from soulsgen_lib.model import ModelError
 from soulsgen_lib.model.config import PRESETS, GPTConfig, preset, resolve_configs
 from soulsgen_lib.model.device import autocast_for, cpu_computes_bf16
-from soulsgen_lib.model.gpt import GPT
+from soulsgen_lib.model.gpt import GPT, head_cutoff
 
 
-@pytest.fixture
-def small_gpt() -> GPT:
+def tiny_gpt(head_tokens: int = 0) -> GPT:
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0)).eval()
+    config = GPTConfig(
+        vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0, head_tokens=head_tokens
+    )
+    return GPT(config).eval()
+
+
+@pytest.fixture(params=[0, 10], ids=["full-head", "adaptive-head"])
+def small_gpt(request) -> GPT:
+    return tiny_gpt(head_tokens=request.param)
+
+
+def full_logits(model: GPT, tokens: torch.Tensor) -> torch.Tensor:
+    logits, _ = model(tokens)
+    return logits
 
 
 def test_presets_have_the_documented_shapes():
@@ -29,6 +41,39 @@ def test_the_old_preset_name_seed_says_its_new_name():
 
 def test_output_layer_is_tied_to_the_token_embedding(small_gpt):
     assert small_gpt.lm_head.weight is small_gpt.wte.weight
+    tokens = torch.randint(0, 50, (2, 6))
+    _, loss = small_gpt.train()(tokens, tokens)
+    loss.backward()
+    assert small_gpt.wte.weight.grad[40:].abs().sum() > 0  # the rare rows learn as outputs too
+
+
+def test_the_adaptive_head_gives_a_whole_distribution_and_its_loss():
+    model = tiny_gpt(head_tokens=10)
+    assert head_cutoff(model.config) == 10
+    tokens = torch.randint(0, 50, (3, 8))
+    log_probs = full_logits(model, tokens)
+    assert log_probs.shape == (3, 8, 50)
+    assert torch.allclose(log_probs.logsumexp(-1), torch.zeros(3, 8), atol=1e-5)  # normalised over every token
+    # The training loss is the mean -log p of frequent and rare targets alike, padding left out.
+    targets = torch.randint(0, 50, (3, 8))
+    targets[0, :4] = torch.arange(46, 50)
+    targets[2, 5:] = -100
+    logits, loss = model(tokens, targets)
+    assert logits is None  # the full scores are the cost the head saves while training
+    kept = targets != -100
+    expected = -log_probs[kept].gather(-1, targets[kept].unsqueeze(-1)).mean()
+    assert torch.isclose(loss, expected, atol=1e-5)
+
+
+def test_the_adaptive_head_applies_only_to_a_larger_vocabulary():
+    def cutoff(vocab: int, head: int) -> int:
+        return head_cutoff(GPTConfig(vocab_size=vocab, head_tokens=head))
+
+    assert cutoff(11040, 2000) == 2000
+    assert cutoff(1500, 2000) == 0  # smaller than the head: a plain output layer
+    assert cutoff(2001, 2000) == 0  # a lone rare word is no second softmax
+    assert cutoff(11040, 0) == 0
+    assert not GPT(GPTConfig(vocab_size=1500, n_layer=1, n_embd=32, n_head=2, head_tokens=2000)).adaptive
 
 
 def test_attention_is_causal(small_gpt):
@@ -72,7 +117,7 @@ def test_loss_ignores_padding_targets(small_gpt):
     _, loss_all = small_gpt(tokens, targets)
     targets[:, 3:] = -100
     _, loss_part = small_gpt(tokens, targets)
-    logits, _ = small_gpt(tokens)
+    logits = full_logits(small_gpt, tokens)
     expected = torch.nn.functional.cross_entropy(logits[:, :3].reshape(-1, 50), tokens[:, :3].reshape(-1))
     assert torch.isclose(loss_part, expected, atol=1e-5)
     assert not torch.isclose(loss_all, loss_part)
@@ -83,7 +128,8 @@ def test_sequences_longer_than_the_context_are_refused(small_gpt):
         small_gpt(torch.zeros(1, 17, dtype=torch.long))
 
 
-def test_precision_setting_picks_the_autocast(small_gpt):
+def test_precision_setting_picks_the_autocast():
+    small_gpt = tiny_gpt()  # a full output layer: its logits show the autocast's type
     cpu = torch.device("cpu")
     inputs = torch.randint(0, 50, (2, 8))
 
