@@ -108,8 +108,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for model, precision, tokens_per_s in rows:
         params = model.num_parameters()
-        head = f"two-level ({model.config.head_tokens:,} + rare)" if model.adaptive else "one softmax"
-        mfu = "—" if model.adaptive else f"{6 * params * tokens_per_s / gemm:.0%}"
+        head = f"two-level ({model.config.head_tokens:,} + rare)" if model.two_level else "one softmax"
+        mfu = "—" if model.two_level else f"{6 * params * tokens_per_s / gemm:.0%}"
         print(
             f"| {args.layers}L/{args.dims}d/vocab {args.vocab:,} | {head} | {params / 1e6:.1f} M | "
             f"{args.batch} x {args.block} | {precision} | {tokens_per_s:,.0f} | "

@@ -139,7 +139,7 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     @property
-    def adaptive(self) -> bool:
+    def two_level(self) -> bool:
         return bool(self.rare_cutoff)
 
     def _head_log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -152,13 +152,13 @@ class GPT(nn.Module):
         return F.log_softmax(F.linear(hidden, self.wte.weight[self.rare_cutoff :]).float(), dim=-1)
 
     def _scores(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Next-token logits (or, from an adaptive head, log-probabilities) for hidden states (..., n_embd)."""
-        if not self.adaptive:
+        """Next-token logits (or, from a two-level softmax, log-probabilities) for hidden states (..., n_embd)."""
+        if not self.two_level:
             return self.lm_head(hidden)
         head = self._head_log_probs(hidden)
         return torch.cat([head[..., :-1], head[..., -1:] + self._rare_log_probs(hidden)], dim=-1)
 
-    def _adaptive_loss(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _two_level_loss(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean -log p of `targets` (N,) given `hidden` (N, n_embd): rare targets add their second softmax."""
         log_probs = self._head_log_probs(hidden).gather(1, targets.clamp(max=self.rare_cutoff)[:, None])[:, 0]
         rare = targets >= self.rare_cutoff
@@ -172,7 +172,7 @@ class GPT(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, vocab) for a batch of token ids; the mean cross-entropy when targets are given.
 
-        With an adaptive head and targets, only the loss is computed (the logits are None): scoring
+        With a two-level softmax and targets, only the loss is computed (the logits are None): scoring
         every token of the vocabulary is the cost that head saves.
         """
         B, T = idx.shape
@@ -185,10 +185,10 @@ class GPT(nn.Module):
         hidden = self.ln_f(x)
         if targets is None:
             return self._scores(hidden), None
-        if self.adaptive:
+        if self.two_level:
             flat_targets = targets.reshape(-1)
             kept = flat_targets != ignore_index
-            return None, self._adaptive_loss(hidden.reshape(-1, hidden.size(-1))[kept], flat_targets[kept])
+            return None, self._two_level_loss(hidden.reshape(-1, hidden.size(-1))[kept], flat_targets[kept])
         logits = self.lm_head(hidden)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=ignore_index)
         return logits, loss

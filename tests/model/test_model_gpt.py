@@ -15,7 +15,7 @@ def tiny_gpt(head_tokens: int = 0) -> GPT:
     return GPT(config).eval()
 
 
-@pytest.fixture(params=[0, 10], ids=["full-head", "adaptive-head"])
+@pytest.fixture(params=[0, 10], ids=["full-head", "two-level-softmax"])
 def small_gpt(request) -> GPT:
     return tiny_gpt(head_tokens=request.param)
 
@@ -47,7 +47,7 @@ def test_output_layer_is_tied_to_the_token_embedding(small_gpt):
     assert small_gpt.wte.weight.grad[40:].abs().sum() > 0  # the rare rows learn as outputs too
 
 
-def test_the_adaptive_head_gives_a_whole_distribution_and_its_loss():
+def test_the_two_level_softmax_gives_a_whole_distribution_and_its_loss():
     model = tiny_gpt(head_tokens=10)
     assert head_cutoff(model.config) == 10
     tokens = torch.randint(0, 50, (3, 8))
@@ -65,7 +65,7 @@ def test_the_adaptive_head_gives_a_whole_distribution_and_its_loss():
     assert torch.isclose(loss, expected, atol=1e-5)
 
 
-def test_the_adaptive_head_applies_only_to_a_larger_vocabulary():
+def test_the_two_level_softmax_applies_only_to_a_larger_vocabulary():
     def cutoff(vocab: int, head: int) -> int:
         return head_cutoff(GPTConfig(vocab_size=vocab, head_tokens=head))
 
@@ -73,7 +73,7 @@ def test_the_adaptive_head_applies_only_to_a_larger_vocabulary():
     assert cutoff(1500, 2000) == 0  # smaller than the head: a plain output layer
     assert cutoff(2001, 2000) == 0  # a lone rare word is no second softmax
     assert cutoff(11040, 0) == 0
-    assert not GPT(GPTConfig(vocab_size=1500, n_layer=1, n_embd=32, n_head=2, head_tokens=2000)).adaptive
+    assert not GPT(GPTConfig(vocab_size=1500, n_layer=1, n_embd=32, n_head=2, head_tokens=2000)).two_level
 
 
 def test_attention_is_causal(small_gpt):

@@ -147,29 +147,29 @@ def test_a_checkpoint_from_before_the_weight_average_resumes_with_one(tmp_path, 
     assert card["steps"] == 30 and math.isfinite(card["test_perplexity"])
 
 
-def test_models_from_before_the_adaptive_head_resume_and_generate_with_a_full_output_layer(tmp_path, model_corpus_dir):
+def test_models_from_before_the_two_level_softmax_resume_and_generate_with_one_softmax(tmp_path, model_corpus_dir):
     run = {"preset": "tiny", "steps": 30, "seed": 3, "overrides": {**FAST, "head_tokens": 0}, "progress": False}
     with killed_at_checkpoint(20), pytest.raises(KeyboardInterrupt):
         train_model(model_corpus_dir, tmp_path / "m", **run)
 
-    def as_before_the_adaptive_head(path: Path) -> None:
+    def as_before_the_two_level_softmax(path: Path) -> None:
         payload = torch.load(path, weights_only=False)
         del payload["model_config"]["head_tokens"]
         torch.save(payload, path)
 
-    as_before_the_adaptive_head(tmp_path / "m" / ModelFolder.CHECKPOINT)
+    as_before_the_two_level_softmax(tmp_path / "m" / ModelFolder.CHECKPOINT)
     card = train_model(model_corpus_dir, tmp_path / "m", resume=True, **run)
     assert card["steps"] == 30
-    as_before_the_adaptive_head(tmp_path / "m" / ModelFolder.WEIGHTS)
+    as_before_the_two_level_softmax(tmp_path / "m" / ModelFolder.WEIGHTS)
     generator = Generator.load(tmp_path / "m")
-    assert not generator.model.adaptive
+    assert not generator.model.two_level
     sentences = texts_or_error(generator.generate([GenerationRequest(seed=seed) for seed in range(5)]))
     assert len(sentences) == 5 and all(sentences)
 
 
-def test_the_tiny_and_small_presets_train_an_adaptive_head_where_the_vocabulary_is_large_enough(tiny_model_dir):
+def test_the_tiny_and_small_presets_train_a_two_level_softmax_where_the_vocabulary_is_large_enough(tiny_model_dir):
     model = Generator.load(tiny_model_dir).model
-    assert model.adaptive and head_cutoff(model.config) == 40  # the toy corpus: about 110 tokens
+    assert model.two_level and head_cutoff(model.config) == 40  # the toy corpus: about 110 tokens
     small = PRESETS["small"].model
     assert head_cutoff(replace(small, vocab_size=11040)) == 2000  # Elden Ring's words
     assert head_cutoff(replace(small, vocab_size=1713)) == 0  # the sample data's: one softmax as before
