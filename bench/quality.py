@@ -8,6 +8,7 @@ sampling settings and likelihood filter given here ("tuned"; omitted when neithe
 the accepted sentences per second of the tuned generator with the likelihood filter applied as
 the generator will apply it. Prints one markdown table per model: first-try pass rate, MAUVE
 (mean and by seed), length JS divergence, distinct-2, word-class fluency beside the test split's,
+part-of-speech fluency (UPOS / Penn, where spaCy's en_core_web_sm is installed) as a ratio to the test split's,
 copies / near-copies / invented words after filtering, and the distribution figures of as many
 real train sentences: what real text reaches on this test split. Real game text stays outside the repo:
 point at corpus folders built with `soulsgen corpus build`. Figures swing with machine load.
@@ -32,11 +33,21 @@ TARGETS = {
     "length_js": "≤ 0.03",
     "distinct_2": "≥ 0.65",
     "fluency": "≤ test split's",
+    "pos_fluency": "≤ test x 1.06",
     "copies": "0 / 0 / 0",
 }
 
 
-def row_values(card: dict) -> dict:
+def pos_cell(card: dict, test: dict | None) -> str:
+    """UPOS / Penn perplexities and their ratios to the test split's; a dash without a tagger or for real sentences."""
+    figures = card.get("pos_perplexity")
+    if not figures or not test:
+        return "—"
+    ratios = " / ".join(f"{figures[t] / test[t]:.2f}" for t in ("upos", "penn"))
+    return f"{figures['upos']} / {figures['penn']} (x {ratios})"
+
+
+def row_values(card: dict, test_pos: dict | None = None) -> dict:
     """The issue table's cells for one generator's scorecard (real train sentences pass no filters: a dash)."""
     filtered = card.get("filtered")
     by_seed = " / ".join(str(m) for m in card["mauve_by_seed"])
@@ -46,6 +57,7 @@ def row_values(card: dict) -> dict:
         "length_js": f"{card['length_js_divergence']} ({card['mean_words']} words)",
         "distinct_2": card["distinct_2"],
         "fluency": card.get("fluency_perplexity", "—"),
+        "pos_fluency": pos_cell(card, test_pos),
         "copies": (
             f"{filtered['copy_rate']} / {filtered['near_copy_rate']} / {filtered['invented_word_rate']}"
             if filtered
@@ -117,7 +129,12 @@ def main() -> None:
             columns["markovify"] = default["markovify"]
             columns["real train sentences"] = default["train_sentences"]
         results[name] = default
-        print(f"\n## {name}: train/test split of {corpus_dir}; test fluency {default['test_fluency_perplexity']}")
+        test_pos = default["test_pos_perplexity"]
+        pos = f"UPOS / Penn {test_pos['upos']} / {test_pos['penn']}" if test_pos else default["pos_fluency_note"]
+        print(
+            f"\n## {name}: train/test split of {corpus_dir}; test fluency: word classes"
+            f" {default['test_fluency_perplexity']}, {pos}"
+        )
         print(f"evaluation of the defaults with markovify: {default_seconds:.0f} s")
         if tuned:
             print(
@@ -126,7 +143,7 @@ def main() -> None:
             )
         header = ["measure", *columns, "target"]
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-        values = {column: row_values(card) for column, card in columns.items()}
+        values = {column: row_values(card, default["test_pos_perplexity"]) for column, card in columns.items()}
         for key, target in TARGETS.items():
             print("| " + " | ".join([key, *(str(values[c][key]) for c in columns), target]) + " |")
     if args.json:

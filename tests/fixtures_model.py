@@ -153,6 +153,29 @@ def tiny_subword_model_dir(tmp_path_factory: pytest.TempPathFactory, model_corpu
     return out
 
 
+def rule_tagger():
+    """A real spaCy pipeline whose tagger is rules (an attribute ruler): no trained model to install.
+
+    Rules added later win: every word a noun, "-s" words verbs, then the toy grammar's determiners,
+    prepositions and conjunctions, then punctuation. Coarse (UPOS) and fine (Penn) tags both set.
+    """
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("attribute_ruler")
+    ruler.add([[{"IS_ALPHA": True}]], {"POS": "NOUN", "TAG": "NN"})
+    ruler.add([[{"LOWER": {"REGEX": "[a-z]{3,}s$"}}]], {"POS": "VERB", "TAG": "VBZ"})
+    ruler.add([[{"LOWER": {"IN": ["the", "a", "an", "my", "your"]}}]], {"POS": "DET", "TAG": "DT"})
+    ruler.add(
+        [[{"LOWER": {"IN": ["of", "in", "under", "near", "at", "inside", "across", "within"]}}]],
+        {"POS": "ADP", "TAG": "IN"},
+    )
+    ruler.add([[{"LOWER": {"IN": ["beneath", "beyond"]}}]], {"POS": "ADP", "TAG": "IN"})
+    ruler.add([[{"LOWER": {"IN": ["and", "but", "or"]}}]], {"POS": "CCONJ", "TAG": "CC"})
+    ruler.add([[{"IS_PUNCT": True}]], {"POS": "PUNCT", "TAG": "."})
+    return nlp
+
+
 def word_salad(sentences: list[str], seed: int = 0) -> list[str]:
     """The same words in random order: real vocabulary, no grammar."""
     rng = random.Random(seed)

@@ -102,18 +102,19 @@ def _distribution(values: Sequence[int]) -> dict:
     }
 
 
-def _load_english() -> Any:
+def load_english(disable: Sequence[str] = ("lemmatizer",)) -> Any:
+    """spaCy's English pipeline without the `disable`d components, or None when it is not installed."""
     import spacy
     import spacy.util
 
     if not spacy.util.is_package(SPACY_MODEL):
         return None
-    return spacy.load(SPACY_MODEL, disable=["lemmatizer"])
+    return spacy.load(SPACY_MODEL, disable=list(disable))
 
 
 def _tag(sample: list[str], nlp: Any) -> dict:
     """Part-of-speech and entity counts over `sample`, or a note saying why they are missing."""
-    nlp = nlp if nlp is not None else _load_english()
+    nlp = nlp if nlp is not None else load_english()
     if nlp is None:
         return {
             "available": False,

@@ -4,7 +4,9 @@ The scorecard: test perplexity; first-try pass rate of the filters; copy, near-c
 invented-word rates (raw and after filtering); distinct-2; words per sentence against the test
 split and the Jensen-Shannon divergence of the two length histograms; the acceptance rate of
 the filters; MAUVE against the test split on MiniLM sentence embeddings, mean and spread over
-several sampling seeds; word-class 4-gram perplexity (fluency) beside the test split's own. The
+several sampling seeds; word-class 4-gram perplexity (fluency) beside the test split's own, and,
+where spaCy's English pipeline is installed, the field's part-of-speech 4-gram perplexity (coarse
+UPOS and fine Penn tags) under the train split's tag model, beside the test split's. The
 same count of the train split's own sentences, drawn per seed, is scored the same way: how far
 real game text gets on each distribution measure against a test split this size (MAUVE's cluster
 histograms of a few hundred sentences keep even real text below 1). It writes scorecard.json
@@ -24,6 +26,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from pathlib import Path
+from typing import Any
 
 from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.folders import EvaluationFolder
@@ -32,7 +35,7 @@ from soulsgen_lib.model.data import read_sentences
 from soulsgen_lib.model.decoding import row_seed
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
-from soulsgen_lib.model.fluency import ClassNgramModel
+from soulsgen_lib.model.fluency import TAG_SETS, ClassNgramModel, pos_perplexities
 from soulsgen_lib.model.generate import GenerationRequest, Generator
 from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
@@ -43,6 +46,7 @@ LENGTH_BINS = 61  # words per sentence 0..59, and 60 or more
 MAX_ROUNDS = 8
 SAMPLING_SEEDS = 3  # MAUVE varies by a few hundredths between seeds: report mean and spread
 SHOWN_SENTENCES = 20  # random accepted sentences shown beside random test sentences
+POS_TRAIN_LIMIT = 20_000  # train sentences the tag model is counted from: tagging is the slow part
 
 
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
@@ -274,6 +278,25 @@ def distribution_measures(
     return measures
 
 
+def pos_fluency(
+    train_sentences: Sequence[str], test_sentences: Sequence[str], runs: dict[str, Sequence[str]], nlp: Any = None
+) -> dict:
+    """Part-of-speech fluency of the test split and each run: {"test": {"upos": ..., "penn": ...}, name: {...}}.
+
+    `nlp` is a spaCy pipeline with a tagger; None loads the English one, and without it the result
+    is {"note": how to install it}: word-class fluency needs nothing, this measure needs the tagger.
+    """
+    from soulsgen_lib.corpus.lexical import SPACY_HINT, SPACY_MODEL, load_english
+
+    nlp = nlp if nlp is not None else load_english(disable=("lemmatizer", "parser", "ner"))
+    if nlp is None:
+        return {"note": f"part-of-speech fluency needs spaCy's {SPACY_MODEL}; add it with `{SPACY_HINT}`"}
+    if len(train_sentences) > POS_TRAIN_LIMIT:
+        train_sentences = random.Random(0).sample(list(train_sentences), POS_TRAIN_LIMIT)
+    by_tag_set = pos_perplexities(train_sentences, {"test": test_sentences, **runs}, nlp)
+    return {name: {tag_set: _finite(by_tag_set[tag_set][name]) for tag_set in TAG_SETS} for name in ("test", *runs)}
+
+
 def _finite(perplexity: float) -> float | None:
     """A perplexity for the scorecard; None when nothing was scored (JSON and XCom refuse infinity)."""
     return round(perplexity, 3) if math.isfinite(perplexity) else None
@@ -358,6 +381,14 @@ def evaluate_model(
     scorecard["test_fluency_perplexity"] = measures.pop("test")["fluency_perplexity"]
     for name, values in measures.items():
         scorecard[name].update(values)
+    # The real train sentences are left out: the tag model is counted from them.
+    tagged = pos_fluency(
+        train_sentences, test_sentences, {name: sets[0] for name, sets in runs.items() if name != "train_sentences"}
+    )
+    scorecard["test_pos_perplexity"] = tagged.pop("test", None)
+    scorecard["pos_fluency_note"] = tagged.pop("note", None)
+    for name, values in tagged.items():
+        scorecard[name]["pos_perplexity"] = values
     shown = random.Random(seed).sample(test_sentences, min(SHOWN_SENTENCES, len(test_sentences)))
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / EvaluationFolder.SCORECARD, json.dumps(scorecard, indent=2, ensure_ascii=False) + "\n")
@@ -377,6 +408,7 @@ _ROWS = (
     ("distinct-2", lambda s: s["distinct_2"]),
     ("MAUVE vs test split, mean ± spread (by seed)", lambda s: _mauve_cell(s)),
     ("fluency: word-class 4-gram perplexity", lambda s: s["fluency_perplexity"]),
+    ("fluency: part-of-speech 4-gram perplexity, UPOS / Penn", lambda s: _pos_cell(s["pos_perplexity"])),
     ("mean words (test split)", lambda s: f"{s['mean_words']} ({s['test_mean_words']})"),
     ("length JS divergence", lambda s: s["length_js_divergence"]),
     ("rejected by filter", lambda s: ", ".join(f"{k} {v}" for k, v in s["rejected"].items()) or "none"),
@@ -394,9 +426,19 @@ def _cell(value: Callable[[dict], object], card: dict) -> str:
         return "—"
 
 
+def _pos_cell(perplexities: dict) -> str:
+    return " / ".join(str(perplexities[tag_set]) for tag_set in TAG_SETS)
+
+
 def _mauve_cell(card: dict) -> str:
     by_seed = " / ".join(str(m) for m in card["mauve_by_seed"])
     return f"{card['mauve']} ± {card['mauve_spread']} ({by_seed})"
+
+
+def _pos_test_cell(scorecard: dict) -> str:
+    if scorecard.get("test_pos_perplexity"):
+        return _pos_cell(scorecard["test_pos_perplexity"])
+    return scorecard.get("pos_fluency_note") or "—"  # scorecards from before the measure have neither
 
 
 def scorecard_html(scorecard: dict, shown_test: Sequence[str]) -> str:
@@ -408,6 +450,8 @@ def scorecard_html(scorecard: dict, shown_test: Sequence[str]) -> str:
         f"<td>{scorecard['test_perplexity']} / {scorecard['test_perplexity_per_word']}</td></tr>",
         f"<tr><th>fluency of the test split itself (word-class 4-gram perplexity)</th>"
         f"<td>{scorecard['test_fluency_perplexity']}</td></tr>",
+        "<tr><th>fluency of the test split itself (part-of-speech 4-gram perplexity, UPOS / Penn)</th>"
+        f"<td>{html.escape(_pos_test_cell(scorecard))}</td></tr>",
     ]
     for label, value in _ROWS:
         cells = "".join(f"<td>{html.escape(_cell(value, scorecard[name]))}</td>" for name in names)

@@ -7,6 +7,10 @@ number, "-ly", "-ing", "-ed", plural "-s", other). A sentence that keeps the ord
 these classes in ("the <-ing> <word> of <Name>") scores low; word salad, whose glue words land
 anywhere, scores far higher. Nothing here depends on a tagger model that cannot be installed
 offline, so the figure is the same on every machine.
+
+The field's measure, the same n-gram model over part-of-speech tags (`pos_perplexities`), takes a
+spaCy tagger from the caller: it is the independent check, as the decoder itself leans on the
+word-class model.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from soulsgen_lib.model.data import is_word, split_words
 
@@ -53,28 +58,23 @@ def word_class(token: str, glue: frozenset[str]) -> str:
     return "<word>"
 
 
-class ClassNgramModel:
-    """An interpolated Witten-Bell n-gram model over word classes, trained on sentences."""
+class NgramModel:
+    """An interpolated Witten-Bell n-gram model over label sequences (word classes, part-of-speech tags).
 
-    def __init__(self, sentences: Iterable[str], config: FluencyConfig | None = None) -> None:
-        self.config = config or FluencyConfig()
-        sentences = list(sentences)
-        words = (token.casefold() for sentence in sentences for token in split_words(sentence) if is_word(token))
-        self.glue = most_frequent_words(words, self.config.glue_words)
-        # counts[h][w] for every context length 0..order-1 (h is a tuple of classes)
+    Each sequence is given whole, its end label (`END`) included; histories are padded with `START`.
+    """
+
+    def __init__(self, sequences: Iterable[Sequence[str]], order: int = 4) -> None:
+        self.order = order
+        # counts[h][w] for every context length 0..order-1 (h is a tuple of labels)
         self.counts: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
-        for sentence in sentences:
-            classes = self.classes(sentence)
-            padded = [START] * (self.config.order - 1) + classes
-            for i in range(self.config.order - 1, len(padded)):
-                for n in range(self.config.order):
+        for sequence in sequences:
+            padded = [START] * (order - 1) + list(sequence)
+            for i in range(order - 1, len(padded)):
+                for n in range(order):
                     self.counts[tuple(padded[i - n : i])][padded[i]] += 1
         self.totals = {history: sum(c.values()) for history, c in self.counts.items()}
-        self.vocabulary_size = len(self.counts[()]) + 1  # + 1: a class never seen in training
-
-    def classes(self, sentence: str) -> list[str]:
-        """The sentence as word classes, ending with `</s>`."""
-        return [word_class(token, self.glue) for token in split_words(sentence)] + [END]
+        self.vocabulary_size = len(self.counts[()]) + 1  # + 1: a label never seen in training
 
     def probability(self, history: Sequence[str], token: str) -> float:
         """P(token | history), interpolating from the unigram up to the full history."""
@@ -88,13 +88,59 @@ class ClassNgramModel:
             probability = (following.get(token, 0) + types * probability) / (total + types)
         return probability
 
-    def perplexity(self, sentences: Iterable[str]) -> float:
-        """Perplexity per class token (`</s>` included) over all `sentences` together; inf for none."""
+    def sequence_perplexity(self, sequences: Iterable[Sequence[str]]) -> float:
+        """Perplexity per label (`END` included) over all `sequences` together; inf for none."""
         log_sum, tokens = 0.0, 0
-        width = self.config.order - 1
-        for sentence in sentences:
-            padded = [START] * width + self.classes(sentence)
+        width = self.order - 1
+        for sequence in sequences:
+            padded = [START] * width + list(sequence)
             for i in range(width, len(padded)):
                 log_sum -= math.log(self.probability(padded[i - width : i], padded[i]))
                 tokens += 1
         return math.exp(log_sum / tokens) if tokens else math.inf
+
+
+class ClassNgramModel(NgramModel):
+    """The n-gram model of the train split's word classes (see the module's docstring)."""
+
+    def __init__(self, sentences: Iterable[str], config: FluencyConfig | None = None) -> None:
+        self.config = config or FluencyConfig()
+        sentences = list(sentences)
+        words = (token.casefold() for sentence in sentences for token in split_words(sentence) if is_word(token))
+        self.glue = most_frequent_words(words, self.config.glue_words)
+        super().__init__((self.classes(sentence) for sentence in sentences), self.config.order)
+
+    def classes(self, sentence: str) -> list[str]:
+        """The sentence as word classes, ending with `</s>`."""
+        return [word_class(token, self.glue) for token in split_words(sentence)] + [END]
+
+    def perplexity(self, sentences: Iterable[str]) -> float:
+        """Perplexity per class token (`</s>` included) over all `sentences` together; inf for none."""
+        return self.sequence_perplexity(self.classes(sentence) for sentence in sentences)
+
+
+TAG_SETS = ("upos", "penn")  # spaCy's coarse universal tags (token.pos_) and fine Penn Treebank tags (token.tag_)
+
+
+def pos_perplexities(
+    train_sentences: Sequence[str], scored: dict[str, Sequence[str]], nlp: Any, order: int = 4
+) -> dict[str, dict[str, float]]:
+    """Part-of-speech n-gram perplexity of each of `scored`'s sentence sets under the train split's tag model.
+
+    `nlp` is a spaCy pipeline with a tagger. Returns {"upos": {name: perplexity}, "penn": {...}}:
+    the field's fluency measure, independent of the word classes the decoder itself leans on.
+    """
+
+    def tagged(sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+        return [[(token.pos_, token.tag_) for token in doc] for doc in nlp.pipe(sentences, batch_size=256)]
+
+    train_tags = tagged(train_sentences)
+    scored_tags = {name: tagged(sentences) for name, sentences in scored.items()}
+    result: dict[str, dict[str, float]] = {}
+    for index, tag_set in enumerate(TAG_SETS):
+        model = NgramModel(([tags[index] for tags in sentence] + [END] for sentence in train_tags), order)
+        result[tag_set] = {
+            name: model.sequence_perplexity([tags[index] for tags in sentence] + [END] for sentence in sentences)
+            for name, sentences in scored_tags.items()
+        }
+    return result

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from fixtures_model import toy_sentences, word_salad
+from fixtures_model import rule_tagger, toy_sentences, word_salad
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.model import ModelError
@@ -17,9 +17,10 @@ from soulsgen_lib.model.evaluate import (
     evaluate_model,
     js_divergence,
     length_histogram,
+    pos_fluency,
     reference_card,
 )
-from soulsgen_lib.model.fluency import ClassNgramModel, word_class
+from soulsgen_lib.model.fluency import ClassNgramModel, pos_perplexities, word_class
 from soulsgen_lib.model.mauve import mauve_score, sentence_embeddings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -113,6 +114,57 @@ def test_fluency_ranks_word_salad_far_below_real_text():
     assert 1 < real_perplexity < 20
     assert model.perplexity(word_salad(real)) > 3 * real_perplexity
     assert model.perplexity([]) == math.inf
+
+
+def test_part_of_speech_fluency_ranks_word_salad_far_below_real_text():
+    real = toy_sentences(60, seed=1)
+    by_tag_set = pos_perplexities(toy_sentences(400, seed=0), {"real": real, "salad": word_salad(real)}, rule_tagger())
+    assert set(by_tag_set) == {"upos", "penn"}
+    for perplexities in by_tag_set.values():
+        assert 1 < perplexities["real"] < 4
+        assert perplexities["salad"] > 2 * perplexities["real"]
+
+
+def test_pos_fluency_tags_at_most_its_limit_of_train_sentences(monkeypatch):
+    tagger, tagged = rule_tagger(), []
+
+    class CountingTagger:
+        def pipe(self, sentences, batch_size):
+            sentences = list(sentences)
+            tagged.append(len(sentences))
+            return tagger.pipe(sentences, batch_size=batch_size)
+
+    monkeypatch.setattr("soulsgen_lib.model.evaluate.POS_TRAIN_LIMIT", 50)
+    figures = pos_fluency(
+        toy_sentences(400, seed=0), toy_sentences(30, seed=1), {"model": ["A pale witch burns."]}, CountingTagger()
+    )
+    assert tagged == [50, 30, 1]  # train (sampled down), test, the run
+    assert set(figures) == {"test", "model"} and all(figures["test"][tag_set] > 1 for tag_set in ("upos", "penn"))
+
+
+def test_evaluate_scores_part_of_speech_fluency_beside_the_test_split(
+    tmp_path, monkeypatch, tiny_model_dir, model_corpus_dir
+):
+    monkeypatch.setattr("soulsgen_lib.corpus.lexical.load_english", lambda disable=(): rule_tagger())
+    scorecard = evaluate_model(tiny_model_dir, model_corpus_dir, tmp_path, count=30, sampling_seeds=1, progress=False)
+    assert scorecard["pos_fluency_note"] is None
+    assert all(scorecard["test_pos_perplexity"][tag_set] > 1 for tag_set in ("upos", "penn"))
+    for name in ("model", "markovify"):
+        assert all(scorecard[name]["pos_perplexity"][tag_set] > 1 for tag_set in ("upos", "penn"))
+    assert "pos_perplexity" not in scorecard["train_sentences"]  # the tag model was counted from them
+    report = (tmp_path / "report.html").read_text()
+    test_cell = f"{scorecard['test_pos_perplexity']['upos']} / {scorecard['test_pos_perplexity']['penn']}"
+    assert "part-of-speech 4-gram perplexity, UPOS / Penn" in report and test_cell in report
+
+
+def test_evaluate_without_an_english_tagger_says_how_to_add_one(
+    tmp_path, monkeypatch, tiny_model_dir, model_corpus_dir
+):
+    monkeypatch.setattr("soulsgen_lib.corpus.lexical.load_english", lambda disable=(): None)
+    scorecard = evaluate_model(tiny_model_dir, model_corpus_dir, tmp_path, count=10, baseline=False, progress=False)
+    assert scorecard["test_pos_perplexity"] is None and "pos_perplexity" not in scorecard["model"]
+    assert "python -m spacy download en_core_web_sm" in scorecard["pos_fluency_note"]
+    assert "python -m spacy download en_core_web_sm" in (tmp_path / "report.html").read_text()
 
 
 def _weather_reports(count, seed=0):
