@@ -436,9 +436,8 @@ def _mauve_cell(card: dict) -> str:
 
 
 def _pos_test_cell(scorecard: dict) -> str:
-    if scorecard.get("test_pos_perplexity"):
-        return _pos_cell(scorecard["test_pos_perplexity"])
-    return scorecard.get("pos_fluency_note") or "—"  # scorecards from before the measure have neither
+    test = scorecard["test_pos_perplexity"]
+    return _pos_cell(test) if test else scorecard["pos_fluency_note"]
 
 
 def scorecard_html(scorecard: dict, shown_test: Sequence[str]) -> str:
