@@ -63,6 +63,7 @@ class TrainConfig:
     max_vocab: int = 0  # 0: the tokenizer kind's default (see train_tokenizer)
     compile: bool = False  # torch.compile the model (GPUs; slow to start on CPU)
     weight_average: float = 0.0  # decay of a moving average of the weights, evaluated and kept instead (0: off)
+    word_dropout: float = 0.0  # share of input tokens read as <unk> each step, targets kept (0: off; see data.py)
     precision: str = ""  # "fp32" or "bf16" autocast; "": bf16 where the device computes it natively (see device.py)
     max_minutes: float = 0.0  # stop (keeping the best weights) after this much training time; 0 = no limit
     device: str = ""  # "" picks cuda, then mps, then cpu
@@ -104,6 +105,7 @@ PRESETS: dict[str, Preset] = {
             eval_every=50,
             max_minutes=13.0,
             weight_average=0.99,
+            word_dropout=0.1,
         ),
     ),
     "large": Preset(  # the original bot's size: a GPU's work
@@ -198,6 +200,8 @@ def resolve_configs(
         raise ModelError(f"precision must be fp32, bf16 or empty (the device's best), got {train_config.precision!r}")
     if not 0.0 <= train_config.weight_average < 1.0:
         raise ModelError(f"weight_average is a decay in [0, 1) (0: off), got {train_config.weight_average}")
+    if not 0.0 <= train_config.word_dropout < 1.0:
+        raise ModelError(f"word_dropout is a share in [0, 1) (0: off), got {train_config.word_dropout}")
     if train_config.max_steps < 1 or train_config.batch_size < 1 or train_config.eval_every < 1:
         raise ModelError("max_steps, batch_size and eval_every must be at least 1")
     return model_config, train_config

@@ -71,6 +71,23 @@ class TokenStream:
         return windows[:, :-1], targets
 
 
+def drop_words(
+    inputs: torch.Tensor, rate: float, unk_id: int, kept_ids: tuple[int, ...], generator: torch.Generator
+) -> torch.Tensor:
+    """`inputs` with each token, but those in `kept_ids`, replaced by `unk_id` at `rate` (word dropout).
+
+    Only what the network reads is dropped; the targets stay. A game's text is learnt by heart in a
+    few passes, and a network that must guess the next word with some of the words before it
+    hidden leans less on replaying exact phrases.
+    """
+    if rate <= 0:
+        return inputs
+    dropped = torch.rand(inputs.shape, generator=generator) < rate
+    for token in kept_ids:
+        dropped &= inputs != token
+    return inputs.masked_fill(dropped, unk_id)
+
+
 def validation_blocks(sentence_ids: list[list[int]], block_size: int, pad_id: int) -> torch.Tensor:
     """Whole sentences packed greedily into blocks of block_size + 1, each starting with `<s>`, pad-filled."""
     blocks: list[list[int]] = []

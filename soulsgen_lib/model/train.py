@@ -31,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from soulsgen_lib.atomic import atomic_path, write_text_atomic
 from soulsgen_lib.folders import CorpusFolder, ModelFolder, write_word_counts
 from soulsgen_lib.model.config import GPTConfig, SamplingDefaults, TrainConfig, resolve_configs
-from soulsgen_lib.model.data import TokenStream, count_words, evaluate_loss, validation_blocks
+from soulsgen_lib.model.data import TokenStream, count_words, drop_words, evaluate_loss, validation_blocks
 from soulsgen_lib.model.device import autocast_for, pick_device, resolve_precision
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig
@@ -338,6 +338,8 @@ class _TrainingRun:
         try:
             while self.step < config.max_steps and not self.early_stopped and not self.out_of_time:
                 inputs, targets = self.stream.sample(config.batch_size, self.data_generator)
+                special = (self.tokenizer.pad_id, self.tokenizer.bos_id)
+                inputs = drop_words(inputs, config.word_dropout, self.tokenizer.unk_id, special, self.data_generator)
                 inputs, targets = inputs.to(self.device), targets.to(self.device)
                 with autocast_for(self.device, self.config.precision):
                     _, loss = self.network(inputs, targets)

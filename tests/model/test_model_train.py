@@ -17,6 +17,7 @@ from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model import MODEL_FILES, ModelError
 from soulsgen_lib.model import train as training
 from soulsgen_lib.model.config import PRESETS, GPTConfig, SamplingDefaults, resolve_configs
+from soulsgen_lib.model.data import drop_words
 from soulsgen_lib.model.generate import GenerationRequest, Generator, texts_or_error
 from soulsgen_lib.model.gpt import GPT, head_cutoff
 from soulsgen_lib.model.tokenizer import load_tokenizer
@@ -245,6 +246,37 @@ def test_resume_refuses_another_config_or_a_missing_tokenizer(tmp_path, model_co
         train_model(model_corpus_dir, tmp_path / "m", preset="tiny", resume=True, progress=False)
 
 
+def test_word_dropout_hides_a_share_of_the_input_words_but_never_the_start_or_padding():
+    pad, bos, unk = 0, 1, 2
+    inputs = torch.randint(3, 500, (64, 64), generator=torch.Generator().manual_seed(0))
+    inputs[:, 0], inputs[:, -8:] = bos, pad
+    assert torch.equal(drop_words(inputs, 0.0, unk, (pad, bos), torch.Generator()), inputs)
+    dropped = drop_words(inputs, 0.3, unk, (pad, bos), torch.Generator().manual_seed(1))
+    changed = dropped != inputs
+    assert torch.equal(dropped[changed], torch.full_like(dropped[changed], unk))
+    assert not changed[:, 0].any() and not changed[:, -8:].any()
+    assert abs(changed.float().sum().item() / (64 * 55) - 0.3) < 0.03
+    again = drop_words(inputs, 0.3, unk, (pad, bos), torch.Generator().manual_seed(1))
+    assert torch.equal(again, dropped)  # the run's data stream decides: a resumed run drops the same words
+
+
+def test_training_with_word_dropout_learns_and_resumes_exactly(tmp_path, model_corpus_dir):
+    overrides = {**FAST, "word_dropout": 0.2}
+    args = {"preset": "tiny", "steps": 30, "seed": 3, "overrides": overrides, "progress": False}
+    train_model(model_corpus_dir, tmp_path / "whole", **args)
+    log = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    train_losses = [r["train_loss"] for r in log if "train_loss" in r]
+    assert train_losses[-1] < train_losses[0] * 0.8
+    with killed_at_checkpoint(20), pytest.raises(KeyboardInterrupt):
+        train_model(model_corpus_dir, tmp_path / "killed", **args)
+    train_model(model_corpus_dir, tmp_path / "killed", resume=True, **args)
+    whole, resumed = weights(tmp_path / "whole"), weights(tmp_path / "killed")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    train_model(model_corpus_dir, tmp_path / "plain", **{**args, "overrides": FAST})
+    plain = weights(tmp_path / "plain")
+    assert not all(torch.equal(whole[name], plain[name]) for name in whole)  # the same seed, other inputs read
+
+
 def test_overrides_are_typed_and_checked():
     model_config, train_config = resolve_configs("small", steps=7, overrides={"dropout": "0.3", "compile": "false"})
     assert model_config.dropout == 0.3 and train_config.max_steps == 7 and train_config.compile is False
@@ -254,6 +286,8 @@ def test_overrides_are_typed_and_checked():
         resolve_configs("huge")
     with pytest.raises(ModelError, match=r"weight_average is a decay in \[0, 1\)"):
         resolve_configs("small", overrides={"weight_average": "1.0"})
+    with pytest.raises(ModelError, match=r"word_dropout is a share in \[0, 1\)"):
+        resolve_configs("small", overrides={"word_dropout": "1"})
 
 
 def test_train_command_trains_and_reports_errors_in_one_line(tmp_path, model_corpus_dir):
