@@ -40,8 +40,9 @@ _UPGRADE = re.compile(r"\s*\+\s*\d+$")
 _SCROLL = re.compile(r"^(?:Sorcery|Miracle|Pyromancy|Hex|Incantation)\s*:\s*", re.IGNORECASE)
 # A sentence ends at `.`, `!` or `?` (not inside an ellipsis, which the games use as a pause), then space and a
 # capital, possibly behind closing quotes. The pattern starts with one character class (not an alternation) so
-# the regex engine can skip ahead to candidate characters: four times faster.
-_BOUNDARY = re.compile(r"[.!?](?<!\.\.)[\"'”’)\]]*(?=\s+[\"“‘(\[]?[A-Z])")
+# the regex engine can skip ahead to candidate characters: four times faster. A title's abbreviation
+# ("Mt. Gelmir", "St. Trina") ends no sentence: Elden Ring's text had 26 cut in two.
+_BOUNDARY = re.compile(r"[.!?](?<!\.\.)(?<!\b(?:Mt|St|Mr|Ms|Dr)\.)(?<!\bMrs\.)[\"'”’)\]]*(?=\s+[\"“‘(\[]?[A-Z])")
 _SENTENCE_END = re.compile(r"(?:[.!?…])[\"'”’)\]]*$")
 _OTHER_SCRIPT = re.compile(
     r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u08ff\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"

@@ -78,6 +78,16 @@ def test_sentences_keep_ellipses_quotes_and_archaic_forms():
     ]
 
 
+def test_title_abbreviations_end_no_sentence():
+    text = "Found on Mt. Gelmir. A gift of St. Trina, kept by Mrs. Vale. Then Dr. Ash left."
+    assert clean.split_sentences(text) == [
+        "Found on Mt. Gelmir.",
+        "A gift of St. Trina, kept by Mrs. Vale.",
+        "Then Dr. Ash left.",
+    ]
+    assert clean.split_sentences("The mist. Storm on the way.") == ["The mist.", "Storm on the way."]
+
+
 def test_paragraphs_split_sentences():
     assert clean.split_sentences("One two three.\nFour five six") == ["One two three.", "Four five six"]
 
