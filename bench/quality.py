@@ -128,6 +128,7 @@ def main() -> None:
                 results[f"{name}/tuned"] = card
             columns["markovify"] = default["markovify"]
             columns["real train sentences"] = default["train_sentences"]
+            columns["real, new to the rest of train"] = default["new_train_sentences"]
         results[name] = default
         test_pos = default["test_pos_perplexity"]
         pos = f"UPOS / Penn {test_pos['upos']} / {test_pos['penn']}" if test_pos else default["pos_fluency_note"]

@@ -274,6 +274,8 @@ def evaluate(
     """Score a model's sentences (copies, invented words, diversity, lengths, MAUVE, fluency) beside markovify.
 
     Writes scorecard.json and report.html (scorecard and lexical charts, corpus and generated side by side).
+    Two columns of real train sentences are the yardstick: a random sample, and the part of another
+    sample that is new to the rest of the train split, as the model's sentences must be.
     """
     from soulsgen_lib.model.calibrate import CalibrationConfig, calibrate_sampling
     from soulsgen_lib.model.evaluate import evaluate_model

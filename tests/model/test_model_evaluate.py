@@ -17,6 +17,7 @@ from soulsgen_lib.model.evaluate import (
     evaluate_model,
     js_divergence,
     length_histogram,
+    new_train_sentences,
     pos_fluency,
     reference_card,
 )
@@ -35,6 +36,21 @@ def test_js_divergence_is_zero_for_equal_and_one_for_disjoint_histograms():
 def test_distinct_2_and_length_histogram():
     assert distinct_2(["a b a b", "a b"]) == pytest.approx(2 / 4)
     assert length_histogram(["one two", "three"])[1:3] == [1, 1]
+
+
+def _distinct_sentences(count):
+    """Sentences that share no word with each other: every one is new to the rest."""
+    return [" ".join(f"w{n}x{k}" for k in range(6)) + "." for n in range(count)]
+
+
+def test_new_train_sentences_keep_only_those_the_novelty_filter_passes_against_the_rest():
+    distinct = _distinct_sentences(30)
+    kept = new_train_sentences(distinct, 10, seed=4)
+    assert len(kept) == 10 and set(kept) <= set(distinct)
+    assert kept == new_train_sentences(distinct, 10, seed=4) != new_train_sentences(distinct, 10, seed=5)
+    # Each sentence has a twin that differs in its last word: a near-copy, which the rest still holds.
+    twins = [s for sentence in distinct for s in (sentence, sentence.replace("x5.", "x5 again."))]
+    assert new_train_sentences(twins, 1, seed=4) == []
 
 
 def test_reference_card_scores_real_sentences_by_the_generators_measures():
@@ -206,8 +222,12 @@ def test_report_shows_mauve_fluency_and_random_sentences_beside_test_ones(tmp_pa
     assert 0 < reference["distinct_2"] <= 1 and 0 <= reference["length_js_divergence"] <= 1
     # No filters, and no fluency: the tag model was counted from these very sentences.
     assert not {"examples", "first_try_pass_rate", "fluency_perplexity"} & set(reference)
+    # The yardstick under the novelty filter: train sentences new to the rest of train.txt.
+    new = scorecard["new_train_sentences"]
+    assert 0 < new["sentences"] <= 30 and len(new["mauve_by_seed"]) == 2
+    assert not {"examples", "fluency_perplexity", "pos_perplexity"} & set(new)
     report = (tmp_path / "report.html").read_text()
-    assert "real train sentences (yardstick)" in report
+    assert "real train sentences (yardstick)" in report and "yardstick under the novelty filter" in report
     assert "MAUVE vs test split" in report and "word-class 4-gram perplexity" in report
     assert "test split: 20 random real sentences" in report and "model: 20 random accepted sentences" in report
     test_sentences = (model_corpus_dir / "test.txt").read_text().splitlines()
