@@ -122,25 +122,37 @@ class ClassNgramModel(NgramModel):
 TAG_SETS = ("upos", "penn")  # spaCy's coarse universal tags (token.pos_) and fine Penn Treebank tags (token.tag_)
 
 
+class PartOfSpeechFluency:
+    """The train split's part-of-speech n-gram models, one per tag set: tag it once, score many sentence sets.
+
+    `nlp` is a spaCy pipeline with a tagger: the field's fluency measure, independent of the word
+    classes the decoder itself leans on.
+    """
+
+    def __init__(self, train_sentences: Sequence[str], nlp: Any, order: int = 4) -> None:
+        self.nlp = nlp
+        train_tags = self._tagged(train_sentences)
+        self.models = {
+            tag_set: NgramModel(([tags[index] for tags in sentence] + [END] for sentence in train_tags), order)
+            for index, tag_set in enumerate(TAG_SETS)
+        }
+
+    def _tagged(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+        return [[(token.pos_, token.tag_) for token in doc] for doc in self.nlp.pipe(sentences, batch_size=256)]
+
+    def perplexities(self, sentences: Sequence[str]) -> dict[str, float]:
+        """{"upos": perplexity, "penn": perplexity} of `sentences` together under the train split's tag models."""
+        tagged = self._tagged(sentences)
+        return {
+            tag_set: model.sequence_perplexity([tags[index] for tags in sentence] + [END] for sentence in tagged)
+            for index, (tag_set, model) in enumerate(self.models.items())
+        }
+
+
 def pos_perplexities(
     train_sentences: Sequence[str], scored: dict[str, Sequence[str]], nlp: Any, order: int = 4
 ) -> dict[str, dict[str, float]]:
-    """Part-of-speech n-gram perplexity of each of `scored`'s sentence sets under the train split's tag model.
-
-    `nlp` is a spaCy pipeline with a tagger. Returns {"upos": {name: perplexity}, "penn": {...}}:
-    the field's fluency measure, independent of the word classes the decoder itself leans on.
-    """
-
-    def tagged(sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
-        return [[(token.pos_, token.tag_) for token in doc] for doc in nlp.pipe(sentences, batch_size=256)]
-
-    train_tags = tagged(train_sentences)
-    scored_tags = {name: tagged(sentences) for name, sentences in scored.items()}
-    result: dict[str, dict[str, float]] = {}
-    for index, tag_set in enumerate(TAG_SETS):
-        model = NgramModel(([tags[index] for tags in sentence] + [END] for sentence in train_tags), order)
-        result[tag_set] = {
-            name: model.sequence_perplexity([tags[index] for tags in sentence] + [END] for sentence in sentences)
-            for name, sentences in scored_tags.items()
-        }
-    return result
+    """Part-of-speech perplexity of each of `scored`'s sentence sets: {"upos": {name: perplexity}, "penn": {...}}."""
+    fluency = PartOfSpeechFluency(train_sentences, nlp, order)
+    by_name = {name: fluency.perplexities(sentences) for name, sentences in scored.items()}
+    return {tag_set: {name: figures[tag_set] for name, figures in by_name.items()} for tag_set in TAG_SETS}

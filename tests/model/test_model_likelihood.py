@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -5,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 from click.testing import CliRunner
-from fixtures_model import word_salad
+from fixtures_model import rule_tagger, word_salad
 
 from soulsgen_lib.cli import main as soulsgen
 from soulsgen_lib.folders import ModelFolder
@@ -17,6 +18,12 @@ from soulsgen_lib.model.generate import Generator
 from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, likely_enough, sentence_losses
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(autouse=True)
+def no_english_tagger(monkeypatch):
+    """The same figures whether or not spaCy's English model is installed here; tests that tag pass a tagger."""
+    monkeypatch.setattr("soulsgen_lib.corpus.lexical.load_english", lambda disable=(): None)
 
 
 @dataclass
@@ -125,6 +132,37 @@ def test_calibration_with_no_fluent_enough_setting_takes_the_most_fluent(tmp_pat
     most_fluent = min(calibration["trials"], key=lambda t: t["fluency_ratio"])
     assert calibration["sampling"]["class_temperature"] == most_fluent["class_temperature"]
     assert all(t["fluency_ratio"] > 0 for t in calibration["trials"])
+
+
+def test_calibration_turns_back_settings_whose_part_of_speech_fluency_falls_short(
+    tmp_path, tiny_model_dir, model_corpus_dir
+):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    grid = {"temperatures": (1.0,), "class_temperatures": (0.5, 3.0), "count": 20, "max_near_copy_rate": 1.0}
+    loose = CalibrationConfig(**grid, min_gain=0.0, max_fluency_ratio=100.0, max_pos_ratio=100.0)
+    calibration = calibrate_sampling(model_dir, model_corpus_dir, loose, nlp=rule_tagger())
+    assert all(t["pos_ratio"] > 0 for t in calibration["trials"])
+    assert "part-of-speech perplexity <= 100.0" in calibration["rule"]
+    # No setting within the part-of-speech limit: the most fluent by it, whatever MAUVE says.
+    strict = dataclasses.replace(loose, max_pos_ratio=0.0)
+    calibration = calibrate_sampling(model_dir, model_corpus_dir, strict, nlp=rule_tagger())
+    most_fluent = min(calibration["trials"], key=lambda t: t["pos_ratio"])
+    chosen = calibration["sampling"]
+    assert (chosen["temperature"], chosen["class_temperature"]) == (
+        most_fluent["temperature"],
+        most_fluent["class_temperature"],
+    )
+
+
+def test_calibration_without_an_english_tagger_skips_the_part_of_speech_check(
+    tmp_path, tiny_model_dir, model_corpus_dir
+):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    config = CalibrationConfig(
+        temperatures=(1.0,), class_temperatures=(0.5,), count=20, max_near_copy_rate=1.0, max_pos_ratio=0.0
+    )
+    calibration = calibrate_sampling(model_dir, model_corpus_dir, config)
+    assert all(t["pos_ratio"] is None for t in calibration["trials"])
 
 
 def test_evaluate_cli_calibrates_then_scores_with_the_chosen_setting(tmp_path, tiny_model_dir, model_corpus_dir):
