@@ -10,8 +10,10 @@ the generator will apply it. Prints one markdown table per model: first-try pass
 (mean and by seed), length JS divergence, distinct-2, word-class fluency beside the test split's,
 part-of-speech fluency (UPOS / Penn, where spaCy's en_core_web_sm is installed) as a ratio to the test split's,
 copies / near-copies / invented words after filtering, and the distribution figures of as many
-real train sentences: what real text reaches on this test split. Real game text stays outside the repo:
-point at corpus folders built with `soulsgen corpus build`. Figures swing with machine load.
+real train sentences (what real text reaches on this test split) and of those of another draw that
+are new to the rest of the train split (what it reaches under the novelty filter). Real game text
+stays outside the repo: point at corpus folders built with `soulsgen corpus build`. Figures swing
+with machine load.
 """
 
 from __future__ import annotations

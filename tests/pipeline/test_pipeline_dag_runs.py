@@ -165,8 +165,9 @@ def test_a_model_below_the_quality_floor_is_kept_but_latest_stays(airflow_env, f
     undertrained = {**production_floor, "version": "v3", "steps": 2}
     code, log = dags_test(airflow_env, "soulsgen_pipeline", undertrained)
     assert code != 0
-    # Its perplexity fails too, and may be named first.
-    assert "quality gate failed:" in log and "first-try pass rate 0." in log and "latest stays v1" in log
+    # Its first-try rate over 20 sentences may clear the floor (0.8 with bf16 steps, under 0.5 in fp32):
+    # the per-word perplexity against latest fails either way (asserted below).
+    assert "quality gate failed:" in log and "latest stays v1" in log
     store = open_store(home)
     assert store.latest("corpus") == store.latest("model") == store.latest("mar") == "v1"
     card = json.loads((home / "models" / "soulsgen" / "v3" / "model_card.json").read_text())
