@@ -33,7 +33,8 @@ Builds a new model version from game text and publishes it:
 3. **train_local**, or **train_on_gce** (a GPU VM that deletes itself; the DAG deletes it too
    whenever a create was attempted). Training makes the tokenizer from `model_overrides`
    (`tokenizer`, `max_vocab`) on both backends.
-4. **evaluate** against the test split and a markovify baseline.
+4. **evaluate** against the test split and a markovify baseline; with `calibrate`, first pick the
+   sampling temperatures for this corpus (stored beside the model, so the MAR serves them).
 5. **quality_gate**: floors on the first-try pass rate (and MAUVE when measured); on the corpus of the
    current `latest`, no worse than `latest` on its test split. The verdict goes in the model card.
 6. **package_mar**, then **publish**: corpus, model and MAR are stored under the version; the
@@ -106,6 +107,13 @@ def _zone_compute(job: dict):
         ),
         "training_backend": Param("local", enum=["local", "gce"], description="Train here or on a GPU VM."),
         "eval_sentences": Param(200, type="integer", minimum=10, description="Sentences generated for evaluation."),
+        "calibrate": Param(
+            False,
+            type="boolean",
+            description="Before evaluating, pick the sampling temperatures for this corpus (eval_sentences a"
+            " trial, ten trials) and ship them with the model; checks part-of-speech fluency where spaCy's"
+            " en_core_web_sm is installed.",
+        ),
         "min_first_try_pass_rate": Param(
             QualityFloors.min_first_try_pass_rate,
             type="number",

@@ -94,6 +94,7 @@ class RunPlan:
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)  # model and training fields, tokenizer included
     eval_sentences: int = 200
+    calibrate: bool = False  # pick the sampling temperatures for the corpus before evaluating
     floors: QualityFloors = QualityFloors()
     force: bool = False  # move `latest` even when the quality gate fails
     deploy: bool = False  # register the MAR with a running TorchServe after publishing
@@ -164,6 +165,7 @@ def plan_run(params: Mapping[str, Any], run_after: datetime | None, settings: Se
         seed=int(params.get("seed", 0)),
         overrides=overrides,
         eval_sentences=int(params.get("eval_sentences", 200)),
+        calibrate=bool(params.get("calibrate", False)),
         floors=floors,
         force=bool(params.get("force", False)),
         deploy=bool(params.get("deploy", False)),
@@ -246,10 +248,20 @@ def train_step(plan: RunPlan) -> dict[str, Any]:
 
 
 def evaluate_step(plan: RunPlan) -> dict[str, Any]:
-    """Score the model against the corpus and the markovify baseline; the scorecard lands in the run folder."""
+    """Score the model against the corpus and the markovify baseline; the scorecard lands in the run folder.
+
+    With `calibrate`, the sampling temperatures are first picked for the corpus (`soulsgen evaluate
+    --calibrate`, `eval_sentences` a trial) and stored in the model folder: the scorecard, the MAR
+    and the server use them.
+    """
+    from soulsgen_lib.model.calibrate import CalibrationConfig, calibrate_sampling
     from soulsgen_lib.model.evaluate import evaluate_model
 
     layout = plan.layout
+    if plan.calibrate:
+        config = CalibrationConfig(count=plan.eval_sentences)
+        calibration = calibrate_sampling(layout.model_dir, layout.corpus_dir, config, seed=plan.seed)
+        log.info("calibrated sampling for this corpus: %s", calibration["sampling"])
     scorecard = evaluate_model(layout.model_dir, layout.corpus_dir, layout.evaluation_dir, count=plan.eval_sentences)
     return {"scorecard": str(layout.scorecard), **xcom_scalars(scorecard.get("model", scorecard))}
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from soulsgen_lib.pipeline import (
     QualityGateFailed,
     RunPlan,
     build_corpus_step,
+    evaluate_step,
     fetch_remote_model_step,
     gce_job_step,
     plan_run,
@@ -257,6 +259,33 @@ def test_the_subword_tokenizer_flows_from_the_overrides_through_tokenizer_and_tr
     summary = train_step(plan)
     card = json.loads((layout.model_dir / "model_card.json").read_text())
     assert card["tokenizer"]["kind"] == "subword" and summary["model_dir"] == str(layout.model_dir)
+
+
+@pytest.mark.slow
+def test_evaluate_calibrates_when_asked_and_the_model_keeps_the_choice(
+    tmp_path, monkeypatch, tiny_model_dir, model_corpus_dir
+):
+    from soulsgen_lib.folders import ModelFolder
+    from soulsgen_lib.model.calibrate import read_calibration
+
+    monkeypatch.setattr("soulsgen_lib.corpus.lexical.load_english", lambda disable=(): None)
+    plans = {
+        name: RunPlan(tmp_path / "home", name, sources=(), preset="tiny", eval_sentences=20, calibrate=calibrate)
+        for name, calibrate in (("plain", False), ("calibrated", True))
+    }
+    for plan in plans.values():
+        shutil.copytree(tiny_model_dir, plan.layout.model_dir)
+        shutil.copytree(model_corpus_dir, plan.layout.corpus_dir)
+        evaluate_step(plan)
+    plain, calibrated = (plans[name].layout for name in ("plain", "calibrated"))
+    assert not (plain.model_dir / ModelFolder.CALIBRATION).exists()
+    card = json.loads((calibrated.model_dir / ModelFolder.CARD).read_text())
+    calibration = read_calibration(calibrated.model_dir, card["model_version"])
+    assert len(calibration["trials"]) >= 9 and all(t["accepted"] <= 20 for t in calibration["trials"])
+    scorecard = json.loads(calibrated.scorecard.read_text())
+    chosen = {key: scorecard["sampling"][key] for key in calibration["sampling"]}
+    assert chosen == calibration["sampling"]  # the scorecard was sampled with the calibrated temperatures
+    assert plan_run({"source": ["x"], "calibrate": True}, None, settings_with(home=tmp_path)).calibrate
 
 
 def test_the_kinds_param_reaches_the_corpus_build(tmp_path):
