@@ -14,6 +14,7 @@ from pathlib import Path
 WORDS = tomllib.loads(Path(__file__).with_name("sample_words.toml").read_text(encoding="utf-8"))
 
 _ARTICLE = re.compile(r"\b([Aa]) ([aeiouAEIOU])")
+_AN_BEFORE_CONSONANT = re.compile(r"\b([Aa])n (?!heir)([b-df-hj-np-tv-zB-DF-HJ-NP-TV-Z])")
 
 
 class Grammar:
@@ -62,8 +63,8 @@ class Grammar:
         return out
 
     def finish(self, text: str, end: str = ".") -> str:
-        """Fix articles, capitalise the first letter and end the sentence."""
-        text = _ARTICLE.sub(r"\1n \2", text).strip()
+        """Fix articles ("an {adj} axe" may fill to "an quiet axe"), capitalise the first letter, end the sentence."""
+        text = _AN_BEFORE_CONSONANT.sub(r"\1 \2", _ARTICLE.sub(r"\1n \2", text)).strip()
         return text[0].upper() + text[1:] + end
 
     def sentence(self, templates: tuple[str, ...]) -> str:
