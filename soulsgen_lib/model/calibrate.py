@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from soulsgen_lib.atomic import write_text_atomic
 from soulsgen_lib.folders import ModelFolder
 from soulsgen_lib.model.data import read_sentences
 from soulsgen_lib.model.errors import ModelError
-from soulsgen_lib.model.evaluate import POS_TRAIN_LIMIT, collect, model_drafts
+from soulsgen_lib.model.evaluate import collect, model_drafts, train_tag_models
 from soulsgen_lib.model.fluency import TAG_SETS, ClassNgramModel, PartOfSpeechFluency
 from soulsgen_lib.model.generate import Generator
 from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
@@ -84,7 +83,7 @@ def calibrate_sampling(
     train_sentences = read_sentences(corpus_dir / "train.txt")
     fluency = ClassNgramModel(train_sentences)
     test_fluency = fluency.perplexity(test_sentences)
-    tagging = _pos_fluency(train_sentences, nlp)
+    tagging = train_tag_models(train_sentences, nlp)
     test_tags = tagging.perplexities(test_sentences) if tagging else None
     base = generator.defaults
     own = {"temperature": base.temperature, "class_temperature": base.class_temperature}
@@ -152,18 +151,6 @@ def calibrate_sampling(
     }
     write_text_atomic(ModelFolder(model_dir).file(ModelFolder.CALIBRATION), json.dumps(calibration, indent=2) + "\n")
     return calibration
-
-
-def _pos_fluency(train_sentences: list[str], nlp: Any) -> PartOfSpeechFluency | None:
-    """The train split's tag models (a sample of it, as `evaluate` takes), or None without a tagger."""
-    from soulsgen_lib.corpus.lexical import load_english
-
-    nlp = nlp if nlp is not None else load_english(disable=("lemmatizer", "parser", "ner"))
-    if nlp is None:
-        return None
-    if len(train_sentences) > POS_TRAIN_LIMIT:
-        train_sentences = random.Random(0).sample(train_sentences, POS_TRAIN_LIMIT)
-    return PartOfSpeechFluency(train_sentences, nlp)
 
 
 def _pos_ratio(tagging: PartOfSpeechFluency | None, sentences: list[str], test: dict | None) -> float | None:

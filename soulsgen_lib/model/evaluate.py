@@ -35,7 +35,7 @@ from soulsgen_lib.model.data import read_sentences
 from soulsgen_lib.model.decoding import row_seed
 from soulsgen_lib.model.errors import ModelError
 from soulsgen_lib.model.filters import FilterConfig, FilterContext, first_failure
-from soulsgen_lib.model.fluency import TAG_SETS, ClassNgramModel, pos_perplexities
+from soulsgen_lib.model.fluency import TAG_SETS, ClassNgramModel, PartOfSpeechFluency
 from soulsgen_lib.model.generate import GenerationRequest, Generator
 from soulsgen_lib.model.likelihood import LikelihoodConfig, calibrate_ceiling, sentence_losses
 from soulsgen_lib.model.novelty import NoveltyIndex, sentence_words
@@ -299,15 +299,31 @@ def pos_fluency(
     `nlp` is a spaCy pipeline with a tagger; None loads the English one, and without it the result
     is {"note": how to install it}: word-class fluency needs nothing, this measure needs the tagger.
     """
-    from soulsgen_lib.corpus.lexical import SPACY_HINT, SPACY_MODEL, load_english
+    from soulsgen_lib.corpus.lexical import SPACY_HINT, SPACY_MODEL
+
+    tagging = train_tag_models(train_sentences, nlp)
+    if tagging is None:
+        return {"note": f"part-of-speech fluency needs spaCy's {SPACY_MODEL}; add it with `{SPACY_HINT}`"}
+    scored = {"test": test_sentences, **runs}
+    return {
+        name: {tag_set: _finite(perplexity) for tag_set, perplexity in tagging.perplexities(sentences).items()}
+        for name, sentences in scored.items()
+    }
+
+
+def train_tag_models(train_sentences: Sequence[str], nlp: Any = None) -> PartOfSpeechFluency | None:
+    """The train split's part-of-speech models (up to `POS_TRAIN_LIMIT` sentences of it), or None without a tagger.
+
+    `nlp` is a spaCy pipeline with a tagger; None loads the English one where it is installed.
+    """
+    from soulsgen_lib.corpus.lexical import load_english
 
     nlp = nlp if nlp is not None else load_english(disable=("lemmatizer", "parser", "ner"))
     if nlp is None:
-        return {"note": f"part-of-speech fluency needs spaCy's {SPACY_MODEL}; add it with `{SPACY_HINT}`"}
+        return None
     if len(train_sentences) > POS_TRAIN_LIMIT:
         train_sentences = random.Random(0).sample(list(train_sentences), POS_TRAIN_LIMIT)
-    by_tag_set = pos_perplexities(train_sentences, {"test": test_sentences, **runs}, nlp)
-    return {name: {tag_set: _finite(by_tag_set[tag_set][name]) for tag_set in TAG_SETS} for name in ("test", *runs)}
+    return PartOfSpeechFluency(train_sentences, nlp)
 
 
 def _finite(perplexity: float) -> float | None:

@@ -8,7 +8,7 @@ these classes in ("the <-ing> <word> of <Name>") scores low; word salad, whose g
 anywhere, scores far higher. Nothing here depends on a tagger model that cannot be installed
 offline, so the figure is the same on every machine.
 
-The field's measure, the same n-gram model over part-of-speech tags (`pos_perplexities`), takes a
+The field's measure, the same n-gram model over part-of-speech tags (`PartOfSpeechFluency`), takes a
 spaCy tagger from the caller: it is the independent check, as the decoder itself leans on the
 word-class model.
 """
@@ -147,12 +147,3 @@ class PartOfSpeechFluency:
             tag_set: model.sequence_perplexity([tags[index] for tags in sentence] + [END] for sentence in tagged)
             for index, (tag_set, model) in enumerate(self.models.items())
         }
-
-
-def pos_perplexities(
-    train_sentences: Sequence[str], scored: dict[str, Sequence[str]], nlp: Any, order: int = 4
-) -> dict[str, dict[str, float]]:
-    """Part-of-speech perplexity of each of `scored`'s sentence sets: {"upos": {name: perplexity}, "penn": {...}}."""
-    fluency = PartOfSpeechFluency(train_sentences, nlp, order)
-    by_name = {name: fluency.perplexities(sentences) for name, sentences in scored.items()}
-    return {tag_set: {name: figures[tag_set] for name, figures in by_name.items()} for tag_set in TAG_SETS}

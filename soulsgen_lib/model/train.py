@@ -335,10 +335,10 @@ class _TrainingRun:
         tokens_per_step = config.batch_size * self.model_config.block_size * self.runtime.world_size
         window_start, window_steps = time.perf_counter(), 0
         run_start = time.monotonic()
+        special = (self.tokenizer.pad_id, self.tokenizer.bos_id)  # never dropped by word dropout
         try:
             while self.step < config.max_steps and not self.early_stopped and not self.out_of_time:
                 inputs, targets = self.stream.sample(config.batch_size, self.data_generator)
-                special = (self.tokenizer.pad_id, self.tokenizer.bos_id)
                 inputs = drop_words(inputs, config.word_dropout, self.tokenizer.unk_id, special, self.data_generator)
                 inputs, targets = inputs.to(self.device), targets.to(self.device)
                 with autocast_for(self.device, self.config.precision):

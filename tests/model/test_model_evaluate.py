@@ -21,7 +21,7 @@ from soulsgen_lib.model.evaluate import (
     pos_fluency,
     reference_card,
 )
-from soulsgen_lib.model.fluency import ClassNgramModel, pos_perplexities, word_class
+from soulsgen_lib.model.fluency import ClassNgramModel, PartOfSpeechFluency, word_class
 from soulsgen_lib.model.mauve import mauve_score, sentence_embeddings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -134,11 +134,12 @@ def test_fluency_ranks_word_salad_far_below_real_text():
 
 def test_part_of_speech_fluency_ranks_word_salad_far_below_real_text():
     real = toy_sentences(60, seed=1)
-    by_tag_set = pos_perplexities(toy_sentences(400, seed=0), {"real": real, "salad": word_salad(real)}, rule_tagger())
-    assert set(by_tag_set) == {"upos", "penn"}
-    for perplexities in by_tag_set.values():
-        assert 1 < perplexities["real"] < 4
-        assert perplexities["salad"] > 2 * perplexities["real"]
+    tagging = PartOfSpeechFluency(toy_sentences(400, seed=0), rule_tagger())
+    real_figures, salad_figures = tagging.perplexities(real), tagging.perplexities(word_salad(real))
+    assert set(real_figures) == set(salad_figures) == {"upos", "penn"}
+    for tag_set, perplexity in real_figures.items():
+        assert 1 < perplexity < 4
+        assert salad_figures[tag_set] > 2 * perplexity
 
 
 def test_pos_fluency_tags_at_most_its_limit_of_train_sentences(monkeypatch):
